@@ -1,0 +1,36 @@
+#include "common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace hpcai::cli {
+
+void Exit(int code) {
+  if (code == 0) throw CLI::Success();
+  throw CLI::RuntimeError(code);
+}
+
+int ReportError(const Status& status) {
+  std::cerr << Colorize("hpcai: error: ", "31", UseColor(STDERR_FILENO)) << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+bool UseColor(int fd) {
+  const char* no = std::getenv("NO_COLOR");
+  if (no && *no) return false;
+  return ::isatty(fd) == 1;
+}
+
+std::string Colorize(const std::string& text, const char* code, bool on) {
+  if (!on) return text;
+  return std::string("\033[") + code + "m" + text + "\033[0m";
+}
+
+void AddExample(CLI::App* app, const std::string& example) {
+  app->footer("Example:\n  " + example);
+}
+
+}  // namespace hpcai::cli
