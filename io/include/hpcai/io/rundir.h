@@ -1,0 +1,53 @@
+// Run-directory files written by hpcai-train and read by the `hpcai` front end
+// (contract: docs/run-directory.md).  spec.yaml/job.sbatch/run.json belong to
+// slurm/ (the registry); this header covers what the job writes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hpcai/base/json.h"
+#include "hpcai/base/status.h"
+
+namespace hpcai::io {
+
+// Well-known paths inside a run directory.
+struct RunPaths {
+  std::string root;
+  std::string spec() const { return root + "/spec.yaml"; }
+  std::string job_script() const { return root + "/job.sbatch"; }
+  std::string run_json() const { return root + "/run.json"; }
+  std::string logs_dir() const { return root + "/logs"; }
+  std::string metrics() const { return root + "/metrics.jsonl"; }
+  std::string heartbeat() const { return root + "/heartbeat.json"; }
+  std::string checkpoints_dir() const { return root + "/checkpoints"; }
+  std::string latest_pointer() const { return root + "/checkpoints/LATEST"; }
+  // Written by the job script when the job step ends: {"job_id":..,"restart":..,"exit":..}
+  std::string exit_file(const std::string& job_id, int restart) const {
+    return root + "/logs/exit-" + job_id + "-" + std::to_string(restart) + ".json";
+  }
+};
+
+// heartbeat.json: rank 0's latest progress, atomically replaced.
+struct Heartbeat {
+  int64_t step = 0, total_steps = 0;
+  int64_t epoch = 0, epochs = 0;
+  double loss = 0, lr = 0;
+  double samples_per_sec = 0;
+  double eta_seconds = -1;
+  double val_accuracy = -1;     // -1: not evaluated yet
+  std::string phase = "train";  // starting | train | eval | checkpoint | done | failed | preempted
+  std::string job_id;
+  int restart = 0;
+  int world_size = 1;
+  double updated_at = 0;        // unix seconds
+
+  Json ToJson() const;
+  static Heartbeat FromJson(const Json& j);
+};
+
+Status WriteHeartbeat(const RunPaths& paths, const Heartbeat& hb);
+// NotFound when the job has not written one yet.
+Result<Heartbeat> ReadHeartbeat(const RunPaths& paths);
+
+}  // namespace hpcai::io

@@ -1,0 +1,69 @@
+// Models: explicit per-layer forward/backward (llm.c style, no autograd graph).
+//
+// Data-parallel contract: ForwardBackward() scales every gradient by
+// 1/global_batch (the size of the WHOLE global batch across ranks), so a SUM
+// allreduce of the gradients yields exactly the global-mean gradient, for any
+// rank count and for uneven/partial batches.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hpcai/base/rng.h"
+#include "hpcai/base/status.h"
+#include "hpcai/configs/spec.h"
+
+namespace hpcai::runtime {
+
+// A parameter tensor and its gradient (same size), fp32, host memory.
+struct Param {
+  std::string name;               // e.g. "dense0.weight", "conv1.bias" (checkpoint dataset name)
+  std::vector<int64_t> shape;     // e.g. {out, in}
+  std::vector<float> value;
+  std::vector<float> grad;
+  int layer = 0;                  // index of the layer that owns it
+  bool decay = true;              // weight decay applies (false for biases)
+  int64_t size() const { return static_cast<int64_t>(value.size()); }
+};
+
+class Model {
+ public:
+  // Builds the model for inputs of `input_shape` (per sample, e.g. {784} or
+  // {1,28,28}) and `num_classes` outputs; initialises parameters from `seed`
+  // (He or Xavier per spec).  InvalidArgument when the spec does not fit the
+  // input (e.g. CNN on a flat input, pooling larger than the feature map).
+  static Result<std::unique_ptr<Model>> Create(const ModelSpec& spec,
+                                               const std::vector<int64_t>& input_shape,
+                                               int num_classes, uint64_t seed);
+  virtual ~Model() = default;
+
+  // Parameters in forward order; pointers stay valid for the model's lifetime.
+  virtual std::vector<Param*> params() = 0;
+  virtual int num_layers() const = 0;
+  // Human description, e.g. "mlp 784-256-128-10 relu (235,146 params)".
+  virtual std::string Describe() const = 0;
+
+  // One training pass over a local batch.  x: (n, in), y: (n).  Overwrites
+  // (not accumulates) every Param::grad with d(sum_i loss_i / global_n)/dparam.
+  // `on_layer_ready(layer)` is called in reverse layer order as soon as that
+  // layer's gradients are final (hook for bucketed allreduce); may be empty.
+  // `dropout_rng` drives dropout masks (unused when dropout == 0).
+  // Returns the SUM of per-sample losses of this local batch (for metrics).
+  // n may be 0 (grads become zero, hook still fires for every layer).
+  virtual double ForwardBackward(const float* x, const int32_t* y, int64_t n, int64_t global_n,
+                                 Rng* dropout_rng,
+                                 const std::function<void(int layer)>& on_layer_ready) = 0;
+
+  // Inference (dropout off).  Adds this batch's loss sum and number of correct
+  // argmax predictions to *loss_sum and *correct.
+  virtual void Evaluate(const float* x, const int32_t* y, int64_t n, double* loss_sum,
+                        int64_t* correct) = 0;
+
+  // Set the number of threads own loops may use (OpenBLAS is set separately).
+  virtual void SetThreads(int threads) = 0;
+};
+
+}  // namespace hpcai::runtime
