@@ -26,7 +26,8 @@ std::vector<GradTensor> GradTensorsOf(const std::vector<Param*>& params) {
   return out;
 }
 
-std::vector<BucketPlan> PlanBuckets(const std::vector<GradTensor>& tensors, int64_t bucket_bytes) {
+std::vector<BucketPlan> PlanBuckets(const std::vector<GradTensor>& tensors, int64_t bucket_bytes,
+                                    int64_t inplace_bytes) {
   std::vector<BucketPlan> plan;
   BucketPlan cur;
   auto flush = [&] {
@@ -36,6 +37,14 @@ std::vector<BucketPlan> PlanBuckets(const std::vector<GradTensor>& tensors, int6
   };
   for (int i = static_cast<int>(tensors.size()) - 1; i >= 0; --i) {
     const int64_t bytes = tensors[i].size * static_cast<int64_t>(sizeof(float));
+    if (inplace_bytes > 0 && bytes >= inplace_bytes) {
+      flush();
+      cur.tensors.push_back(i);
+      cur.floats = tensors[i].size;
+      cur.layers.push_back(tensors[i].layer);
+      flush();
+      continue;
+    }
     // Close the current bucket before a tensor that would overflow it, so a
     // big tensor does not drag small ones (ready earlier) behind it.
     if (bucket_bytes > 0 && !cur.tensors.empty() &&

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "comm_internal.h"
@@ -126,7 +127,7 @@ class MpiGradientSync final : public GradientSync {
   MpiGradientSync(const MpiCommunicator* comm, std::vector<GradTensor> tensors,
                   const GradientSyncOptions& options)
       : comm_(comm), tensors_(std::move(tensors)), options_(options) {
-    plan_ = PlanBuckets(tensors_, options_.bucket_bytes);
+    plan_ = PlanBuckets(tensors_, options_.bucket_bytes, options_.inplace_bytes);
     buckets_.resize(plan_.size());
     for (size_t b = 0; b < plan_.size(); ++b) {
       Bucket& k = buckets_[b];
@@ -270,6 +271,10 @@ Status MpiError(int rc, const char* call, const std::string& where) {
   if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) std::snprintf(text, sizeof(text), "error %d", rc);
   return Status::IOError(std::string(call) + " failed (" + where + "): " + text +
                          " (hint: a peer rank may have died; see the other ranks' logs)");
+}
+
+void PrepareMpiEnvironment() {
+  setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", /*overwrite=*/0);
 }
 
 Result<std::unique_ptr<Communicator>> CreateMpiCommunicator(MPI_Comm base) {

@@ -124,17 +124,20 @@ TEST(MpiGradientSync, SumsUnevenTensorsForManyBucketSizes) {
   auto comm = MakeComm();
   ASSERT_TRUE(comm);
   for (int64_t bucket_bytes : {int64_t{0}, int64_t{4}, int64_t{256}, int64_t{4096}, int64_t{1} << 20}) {
-    for (bool progress : {true, false}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      const bool progress = variant != 1;
+      const int64_t inplace = variant == 2 ? int64_t{16} << 10 : 0;  // tensors >= 16 KiB unpacked
       Grads g = MakeGrads(kSizes, 2);
       GradientSyncOptions opt;
       opt.bucket_bytes = bucket_bytes;
       opt.progress = progress;
+      opt.inplace_bytes = inplace;
       auto sync = comm->CreateGradientSync(g.tensors, opt);
       ASSERT_TRUE(sync.ok()) << sync.status().ToString();
       if (bucket_bytes == 4) {
         EXPECT_EQ((*sync)->num_buckets(), static_cast<int>(kSizes.size()));
       }
-      if (bucket_bytes == 0) {
+      if (bucket_bytes == 0 && inplace == 0) {
         EXPECT_EQ((*sync)->num_buckets(), 1);
       }
       for (int step = 0; step < 3; ++step) {

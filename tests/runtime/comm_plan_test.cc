@@ -52,6 +52,18 @@ TEST(PlanBuckets, TinyBoundIsOneTensorPerBucket) {
   for (size_t b = 0; b < 3; ++b) EXPECT_EQ(plan[b].tensors, (std::vector<int>{2 - static_cast<int>(b)}));
 }
 
+TEST(PlanBuckets, LargeTensorsAreNotPacked) {
+  // reverse: t4(2) t3(500) t2(3) t1(4) t0(600); in-place from 400 floats.
+  auto t = Tensors({{0, 600}, {1, 4}, {1, 3}, {2, 500}, {2, 2}});
+  auto plan = PlanBuckets(t, 1 << 20, 400 * 4);
+  ASSERT_EQ(plan.size(), 4u);
+  EXPECT_EQ(plan[0].tensors, (std::vector<int>{4}));
+  EXPECT_EQ(plan[1].tensors, (std::vector<int>{3}));
+  EXPECT_EQ(plan[2].tensors, (std::vector<int>{2, 1}));
+  EXPECT_EQ(plan[2].layers, (std::vector<int>{1}));
+  EXPECT_EQ(plan[3].tensors, (std::vector<int>{0}));
+}
+
 TEST(GradTensorsOf, ViewsParamGrads) {
   Param a, b;
   a.name = "dense0.weight";

@@ -40,17 +40,24 @@ std::vector<GradTensor> GradTensorsOf(const std::vector<Param*>& params);
 // REVERSE tensor order (backward produces the last layers first), each
 // holding consecutive tensors until it reaches `bucket_bytes`; a tensor is
 // never split, so a tensor larger than bucket_bytes is a bucket on its own.
+// A tensor of at least `inplace_bytes` also gets a bucket of its own: it is
+// reduced in place, because packing it into a bucket buffer and back costs
+// more memory traffic than the latency of one more collective (tensor fusion
+// pays off for the many small tensors, e.g. biases).
 struct BucketPlan {
   std::vector<int> tensors;  // indices into the GradTensor list, in bucket order
   std::vector<int> layers;   // distinct layers of those tensors
   int64_t floats = 0;        // total elements
 };
 // Pure function (unit-tested): the buckets, in the order they are launched.
-// bucket_bytes <= 0 puts every tensor in one bucket.
-std::vector<BucketPlan> PlanBuckets(const std::vector<GradTensor>& tensors, int64_t bucket_bytes);
+// bucket_bytes <= 0 puts every tensor in one bucket; inplace_bytes <= 0
+// disables the in-place rule.
+std::vector<BucketPlan> PlanBuckets(const std::vector<GradTensor>& tensors, int64_t bucket_bytes,
+                                    int64_t inplace_bytes = 0);
 
 struct GradientSyncOptions {
   int64_t bucket_bytes = int64_t{4} << 20;  // ~4 MiB per collective
+  int64_t inplace_bytes = int64_t{256} << 10;  // tensors this big are not packed
   // Drive outstanding non-blocking collectives (MPI_Testall) from every
   // OnLayerReady.  Open MPI's libnbc only progresses inside MPI calls, so
   // without this the allreduce mostly runs in Wait() and nothing overlaps.
@@ -128,6 +135,14 @@ class Communicator {
 // broadcast only on failure).  If the agreement itself fails the local
 // communication error is returned.
 Status AgreeStatus(Communicator& comm, const Status& local);
+
+// Call once per process BEFORE MPI_Init_thread (hpcai-train, benchmarks).
+// Sets MPI library knobs the gradient path depends on, only where the user
+// has not set them: Open MPI's libnbc chooses a binomial-tree MPI_Iallreduce
+// for fewer than 4 ranks and for MPI_IN_PLACE, at about half the bandwidth of
+// its ring (docs/runtime.md has the measurement), so the ring is selected
+// with OMPI_MCA_coll_libnbc_iallreduce_algorithm=1.  Harmless for other MPIs.
+void PrepareMpiEnvironment();
 
 // ---- backend registry (comm_registry.cc) ------------------------------------
 
