@@ -31,4 +31,5 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 echo "# bench-allreduce: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) np $NP load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(mpirun --version 2>/dev/null | head -1)"
 # --bind-to core: one rank per core, as a real job would be placed.
-mpirun -np "$NP" --oversubscribe --bind-to core "$BIN" --repeats "$REPEATS" "${EXTRA[@]}"
+BIND=none; [[ "$NP" -le "$(nproc)" ]] && BIND=core
+mpirun -np "$NP" --oversubscribe --bind-to "$BIND" "$BIN" --repeats "$REPEATS" "${EXTRA[@]}"
