@@ -66,3 +66,65 @@ inline int RunCommand(const std::string& cmd, std::string* out) {
 }
 
 }  // namespace hpcai::testing
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <sys/stat.h>
+
+namespace hpcai::testing {
+
+// Flips all bits of the byte at `offset` in a file.
+inline bool FlipByte(const std::string& path, int64_t offset) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  if (fd < 0) return false;
+  unsigned char c = 0;
+  bool ok = ::pread(fd, &c, 1, offset) == 1;
+  c = static_cast<unsigned char>(~c);
+  ok = ok && ::pwrite(fd, &c, 1, offset) == 1;
+  ::close(fd);
+  return ok;
+}
+
+inline int64_t FileSize(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+
+inline bool Truncate(const std::string& path, int64_t size) { return ::truncate(path.c_str(), size) == 0; }
+
+// File offset of chunk `index` of dataset `dset` (for targeted corruption), -1 on failure.
+// Tests only: io/ normally owns all HDF5 calls (they run single-threaded here).
+inline int64_t ChunkAddress(const std::string& path, const std::string& dset, int index) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return -1;
+  hid_t d = H5Dopen2(f, dset.c_str(), H5P_DEFAULT);
+  haddr_t addr = HADDR_UNDEF;
+  hsize_t size = 0;
+  unsigned mask = 0;
+  std::vector<hsize_t> off(8);
+  if (d >= 0) {
+    hid_t space = H5Dget_space(d);
+    H5Dget_chunk_info(d, space, static_cast<hsize_t>(index), off.data(), &mask, &addr, &size);
+    H5Sclose(space);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  return addr == HADDR_UNDEF ? -1 : static_cast<int64_t>(addr + size / 2);
+}
+
+// Replaces `from` with `to` (first occurrence) in a text file.
+inline bool EditFile(const std::string& path, const std::string& from, const std::string& to) {
+  auto text = fs::ReadFile(path);
+  if (!text.ok()) return false;
+  size_t p = text->find(from);
+  if (p == std::string::npos) return false;
+  text->replace(p, from.size(), to);
+  return fs::AtomicWriteFile(path, *text).ok();
+}
+
+inline bool CopyFile(const std::string& from, const std::string& to) {
+  auto text = fs::ReadFile(from);
+  return text.ok() && fs::AtomicWriteFile(to, *text).ok();
+}
+
+}  // namespace hpcai::testing
