@@ -9,9 +9,10 @@ namespace {
 
 namespace t = hpcai::testing;
 
+// $HPCAI_BIN_DIR/hpcai, else next to this test binary (both live in build/bin).
 std::string Hpcai() {
   const char* bin = std::getenv("HPCAI_BIN_DIR");
-  return std::string(bin && *bin ? bin : "build/bin") + "/hpcai";
+  return (bin && *bin ? std::string(bin) : fs::Dirname(fs::SelfExe())) + "/hpcai";
 }
 
 TEST(DataCli, SynthInspectVerify) {
