@@ -14,7 +14,7 @@
 
 namespace hpcai::runtime {
 
-#if defined(HPCAI_WITH_NCCL)
+#if defined(HPCAI_WITH_NCCL) && defined(HPCAI_NCCL_COMMUNICATOR)
 // communicator_nccl.cc (compiled only in CUDA builds).
 Result<std::unique_ptr<Communicator>> CreateNcclCommunicator(MPI_Comm base);
 #endif
@@ -29,7 +29,7 @@ struct CommBackend {
 
 const std::vector<CommBackend>& Backends() {
   static const std::vector<CommBackend> kBackends = {
-#if defined(HPCAI_WITH_NCCL)
+#if defined(HPCAI_WITH_NCCL) && defined(HPCAI_NCCL_COMMUNICATOR)
       {"nccl", [](const CommOptions& o) { return o.gpu; },
        [](const CommOptions&) { return CreateNcclCommunicator(MPI_COMM_WORLD); }},
 #endif

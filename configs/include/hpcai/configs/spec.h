@@ -87,7 +87,8 @@ struct TrainingSpec {
   int64_t global_batch = 256;
   uint64_t seed = 1234;
   std::string precision = "fp32";    // fp32 | tf32 (tf32: CUDA only)
-  // "epoch" or a positive step count as a string, e.g. "500".  0 steps = never.
+  // "epoch" or a positive step count as a string, e.g. "500".  Evaluation
+  // runs only when data.val is set.
   std::string eval_every = "epoch";
   int log_every = 50;
   bool skip_nonfinite = false;
@@ -136,9 +137,10 @@ struct ResolvedSpec {
   PreemptionSpec preemption;
   SweepSpec sweep;
 
-  // Filled by resolution, not by the user.
-  std::string source_path;  // the YAML file it came from ("" if text)
-  std::string base_dir;     // relative paths in the spec are resolved against this
+  // Filled by resolution, not by the user (not part of the canonical form).
+  std::string source_path;  // absolute path of the YAML file it came from ("" if text)
+  std::string base_dir;     // the working directory at load time; relative paths
+                            // (runs_root, data.*, train_binary) were resolved against it
 };
 
 // One problem found in a spec.  All problems of a file are reported at once.
@@ -157,7 +159,9 @@ struct SpecLoadOptions {
   std::vector<std::string> overrides;  // "key.path=yaml-value", applied in order
   // ${VAR} lookup; nullptr = the process environment.
   const std::map<std::string, std::string>* env = nullptr;
-  bool check_data = true;   // open data files when reachable (submit-time checks)
+  // Open data files when reachable (submit-time checks).  configs/ itself
+  // never opens data (it stays free of HDF5); the CLI honours this flag.
+  bool check_data = true;
   bool cuda_available = false;  // this build has a CUDA backend
 };
 
