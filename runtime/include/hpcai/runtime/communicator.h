@@ -63,6 +63,11 @@ struct GradientSyncOptions {
   // without this the allreduce mostly runs in Wait() and nothing overlaps.
   // Off only for benchmarks that measure exactly that.
   bool progress = true;
+  // NCCL only: the cudaStream_t (as void*) the backward pass runs on.  Each
+  // bucket's allreduce is ordered after that stream's work at OnLayerReady
+  // (CUDA events), and Wait() orders this stream after the reductions.
+  // nullptr = the legacy default stream.  Ignored by MPI.
+  void* cuda_stream = nullptr;
 };
 
 // Timing of the gradient synchronisation since the last TakeStats().
