@@ -224,6 +224,9 @@ class NcclCommunicator final : public Communicator {
     return mpi_->Gather(data, n, out, root);
   }
 
+  // Host collectives only: a sub-communicator for flags and metrics.
+  Result<std::unique_ptr<Communicator>> Split(int color) override { return mpi_->Split(color); }
+
   Result<std::unique_ptr<GradientSync>> CreateGradientSync(std::vector<GradTensor> tensors,
                                                            const GradientSyncOptions& options) override {
     if (tensors.empty()) return Status::InvalidArgument("CreateGradientSync: no gradient tensors");

@@ -127,6 +127,12 @@ class Communicator {
   // Gathers n uint64 from every rank to root: out (size*n) on root, untouched elsewhere.
   virtual Status Gather(const uint64_t* data, int64_t n, uint64_t* out, int root) = 0;
 
+  // A new communicator over the ranks that pass the same `color` (>= 0),
+  // ordered by their rank here; ranks passing a negative color get nullptr.
+  // Same backend for MPI; the NCCL backend splits its MPI part only (host
+  // collectives).  Collective over this communicator.
+  virtual Result<std::unique_ptr<Communicator>> Split(int color) = 0;
+
   // A bucketed gradient synchroniser over `tensors` (see GradientSync).
   // InvalidArgument for empty or null tensors.  Collective: every rank calls
   // it with the same tensor list (names/sizes) and options.
