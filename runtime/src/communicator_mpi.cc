@@ -107,6 +107,16 @@ class MpiCommunicator final : public Communicator {
   Result<std::unique_ptr<GradientSync>> CreateGradientSync(
       std::vector<GradTensor> tensors, const GradientSyncOptions& options) override;
 
+  Result<std::unique_ptr<Communicator>> Split(int color) override {
+    MPI_Comm sub = MPI_COMM_NULL;
+    HPCAI_RETURN_IF_ERROR(
+        Check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, rank_, &sub), "MPI_Comm_split"));
+    if (sub == MPI_COMM_NULL) return std::unique_ptr<Communicator>();
+    auto out = CreateMpiCommunicator(sub);
+    MPI_Comm_free(&sub);  // CreateMpiCommunicator works on its own duplicate
+    return out;
+  }
+
  private:
   MPI_Comm comm_;
   int rank_, size_, local_rank_, local_size_;

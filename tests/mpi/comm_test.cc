@@ -261,6 +261,25 @@ TEST(MpiComm, MpiErrorsBecomeStatusNamingCallHostAndRank) {
   EXPECT_EQ(b.code(), Code::kInvalidArgument);
 }
 
+TEST(MpiComm, SplitMakesIndependentGroups) {
+  auto comm = MakeComm();
+  ASSERT_TRUE(comm);
+  const int r = comm->rank();
+  // Rank 0 alone; everyone else together; nobody excluded.
+  auto sub = comm->Split(r == 0 ? 0 : 1);
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  ASSERT_TRUE(*sub);
+  EXPECT_EQ((*sub)->size(), r == 0 ? 1 : comm->size() - 1);
+  EXPECT_EQ((*sub)->rank(), r == 0 ? 0 : r - 1);
+  int64_t v = 1;
+  ASSERT_TRUE((*sub)->AllreduceSum(&v, 1).ok());
+  EXPECT_EQ(v, (*sub)->size());
+  // Negative color: excluded.
+  auto only0 = comm->Split(r == 0 ? 0 : -1);
+  ASSERT_TRUE(only0.ok());
+  EXPECT_EQ(static_cast<bool>(*only0), r == 0);
+}
+
 TEST(AgreeStatus, EveryRankGetsTheLowestFailure) {
   auto comm = MakeComm();
   ASSERT_TRUE(comm);

@@ -63,6 +63,11 @@ struct GradientSyncOptions {
   // without this the allreduce mostly runs in Wait() and nothing overlaps.
   // Off only for benchmarks that measure exactly that.
   bool progress = true;
+  // NCCL only: the cudaStream_t (as void*) the backward pass runs on.  Each
+  // bucket's allreduce is ordered after that stream's work at OnLayerReady
+  // (CUDA events), and Wait() orders this stream after the reductions.
+  // nullptr = the legacy default stream.  Ignored by MPI.
+  void* cuda_stream = nullptr;
 };
 
 // Timing of the gradient synchronisation since the last TakeStats().
@@ -121,6 +126,12 @@ class Communicator {
   virtual Status AllreduceMax(int64_t* data, int64_t n) = 0;
   // Gathers n uint64 from every rank to root: out (size*n) on root, untouched elsewhere.
   virtual Status Gather(const uint64_t* data, int64_t n, uint64_t* out, int root) = 0;
+
+  // A new communicator over the ranks that pass the same `color` (>= 0),
+  // ordered by their rank here; ranks passing a negative color get nullptr.
+  // Same backend for MPI; the NCCL backend splits its MPI part only (host
+  // collectives).  Collective over this communicator.
+  virtual Result<std::unique_ptr<Communicator>> Split(int color) = 0;
 
   // A bucketed gradient synchroniser over `tensors` (see GradientSync).
   // InvalidArgument for empty or null tensors.  Collective: every rank calls
