@@ -134,14 +134,9 @@ void ApplyOverride(const Source& full, const Source& value_src, YNode* root, Ctx
     section = f->section();
     key = f->leaf();
   } else {
-    std::vector<std::string> cands = spec_internal::AllFieldPaths();
-    std::string m = spec_internal::ClosestMatch(path, cands);
-    if (m.empty()) {
-      for (const auto& g : spec_internal::Fields()) {
-        if (g.leaf() == path) m = g.path;
-      }
-    }
+    std::string m = spec_internal::SuggestDottedPath(path);
     std::string msg = "unknown key";
+    if (spec_internal::FindSection(path) != nullptr) m.clear();
     if (!m.empty()) {
       msg += "; did you mean `" + m + "`?";
     } else if (spec_internal::FindSection(path) != nullptr) {
@@ -207,7 +202,7 @@ SpecLoadResult LoadImpl(const std::string& text, const std::string& display_name
     SpecDiagnostic d;
     d.file = display_name;
     d.message = "the spec is " + std::to_string(text.size()) + " bytes; the limit is " +
-                std::to_string(spec_internal::kMaxSpecBytes) + " (1 MiB). Is this the right file?";
+                spec_internal::SpecSizeLimitText() + ". Is this the right file?";
     diags.push_back(d);
     return result;
   }
@@ -245,7 +240,7 @@ SpecLoadResult LoadImpl(const std::string& text, const std::string& display_name
     auto eq = o.find('=');
     std::string padded = eq == std::string::npos ? "" : std::string(eq + 1, ' ') + o.substr(eq + 1);
     if (o.size() > spec_internal::kMaxSpecBytes) {
-      ctx.Error(Loc{}, "", name + " is longer than 1 MiB");
+      ctx.Error(Loc{}, "", name + " is longer than " + spec_internal::SpecSizeLimitText());
       continue;
     }
     sources.emplace_back(name, o);
@@ -314,7 +309,7 @@ SpecLoadResult LoadSpecFile(const std::string& path, const SpecLoadOptions& opti
     if (S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) > spec_internal::kMaxSpecBytes) {
       ::close(fd);
       return fail("the spec is " + std::to_string(st.st_size) + " bytes; the limit is " +
-                  std::to_string(spec_internal::kMaxSpecBytes) + " (1 MiB). Is this the right file?");
+                  spec_internal::SpecSizeLimitText() + ". Is this the right file?");
     }
     if (!S_ISREG(st.st_mode)) {
       // Pipes and devices: block normally (O_NONBLOCK was for opening FIFOs).
@@ -337,8 +332,8 @@ SpecLoadResult LoadSpecFile(const std::string& path, const SpecLoadOptions& opti
   }
   ::close(fd);
   if (text.size() > spec_internal::kMaxSpecBytes) {
-    return fail("the spec is larger than the limit of " + std::to_string(spec_internal::kMaxSpecBytes) +
-                " bytes (1 MiB). Is this the right file?");
+    return fail("the spec is larger than the limit of " + spec_internal::SpecSizeLimitText() +
+                ". Is this the right file?");
   }
   std::error_code ec;
   std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
