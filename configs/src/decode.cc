@@ -105,8 +105,8 @@ bool Interpolate(const std::string& in, const Ctx& ctx, std::string* out, std::s
       has_default = true;
     }
     if (!IsVarName(name)) {
-      *error = "invalid variable reference ${" + inner +
-               "}: expected ${NAME} or ${NAME:-default} with NAME = [A-Za-z_][A-Za-z0-9_]* (write $$ "
+      *error = "invalid variable reference " + QuoteForMessage("${" + inner + "}") +
+               ": expected ${NAME} or ${NAME:-default} with NAME = [A-Za-z_][A-Za-z0-9_]* (write $$ "
                "for a literal $)";
       return false;
     }

@@ -29,11 +29,12 @@ using spec_internal::YNode;
 // ---- diagnostics formatting ----------------------------------------------------------
 
 std::string SpecDiagnostic::Format() const {
-  std::string out = file;
+  // Names come from user text (keys, paths): never let them drive the terminal.
+  std::string out = spec_internal::SanitizeLine(file);
   if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
   out += ": ";
-  if (!key_path.empty()) out += key_path + ": ";
-  out += message;
+  if (!key_path.empty()) out += spec_internal::SanitizeLine(key_path) + ": ";
+  out += spec_internal::SanitizeLine(message);
   if (line > 0 && !source_line.empty()) {
     // Echo the line (sanitised; windowed when very long) with a caret under
     // `column`.  Tabs are copied into the caret's padding so it lines up.

@@ -303,13 +303,16 @@ void CheckCharacters(const Source& src, std::vector<SpecDiagnostic>* diags) {
       i = (nl == std::string::npos) ? t.size() : nl;
       continue;
     }
-    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7F) {
+    const bool lone_cr = c == '\r' && (i + 1 >= t.size() || t[i + 1] != '\n');
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7F || lone_cr) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", c);
       diags->push_back(MakeDiag(Loc{&src, line, static_cast<int>(i - line_start) + 1}, "",
-                                std::string("control character ") + hex +
-                                    " is not allowed in a spec (write it as an escape, e.g. "
-                                    "\"\\t\", inside a double-quoted string)",
+                                lone_cr ? std::string("carriage return without a line feed; save the file "
+                                                      "with Unix (\\n) or Windows (\\r\\n) line endings")
+                                        : std::string("control character ") + hex +
+                                              " is not allowed in a spec (write it as an escape, e.g. "
+                                              "\"\\t\", inside a double-quoted string)",
                                 src.name));
       ++found;
       size_t nl = t.find('\n', i);
