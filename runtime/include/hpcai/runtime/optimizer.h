@@ -31,7 +31,10 @@ class Optimizer {
   virtual ~Optimizer() = default;
   // Applies one update with learning rate `lr` using Param::grad (already
   // averaged across ranks).  Gradient clipping (global norm) is applied first
-  // when configured.  Returns the global gradient norm before clipping.
+  // when configured.  Returns the global gradient norm before clipping.  If
+  // that norm is not finite, nothing (parameters, state, steps()) changes and
+  // the non-finite norm is returned.  Weight decay skips Param::decay == false
+  // (biases).  Runs on kernels::CpuPool() (see Model::SetThreads).
   virtual double Step(double lr) = 0;
   // Number of Step() calls so far (Adam bias correction); restored from checkpoints.
   virtual int64_t steps() const = 0;
