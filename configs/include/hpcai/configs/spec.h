@@ -87,7 +87,8 @@ struct TrainingSpec {
   int64_t global_batch = 256;
   uint64_t seed = 1234;
   std::string precision = "fp32";    // fp32 | tf32 (tf32: CUDA only)
-  // "epoch" or a positive step count as a string, e.g. "500".  0 steps = never.
+  // "epoch" or a positive step count as a string, e.g. "500".  Evaluation
+  // runs only when data.val is set.
   std::string eval_every = "epoch";
   int log_every = 50;
   bool skip_nonfinite = false;
@@ -136,9 +137,10 @@ struct ResolvedSpec {
   PreemptionSpec preemption;
   SweepSpec sweep;
 
-  // Filled by resolution, not by the user.
-  std::string source_path;  // the YAML file it came from ("" if text)
-  std::string base_dir;     // relative paths in the spec are resolved against this
+  // Filled by resolution, not by the user (not part of the canonical form).
+  std::string source_path;  // absolute path of the YAML file it came from ("" if text)
+  std::string base_dir;     // the working directory at load time; relative paths
+                            // (runs_root, data.*, train_binary) were resolved against it
 };
 
 // One problem found in a spec.  All problems of a file are reported at once.
@@ -157,7 +159,9 @@ struct SpecLoadOptions {
   std::vector<std::string> overrides;  // "key.path=yaml-value", applied in order
   // ${VAR} lookup; nullptr = the process environment.
   const std::map<std::string, std::string>* env = nullptr;
-  bool check_data = true;   // open data files when reachable (submit-time checks)
+  // Open data files when reachable (submit-time checks).  configs/ itself
+  // never opens data (it stays free of HDF5); the CLI honours this flag.
+  bool check_data = true;
   bool cuda_available = false;  // this build has a CUDA backend
 };
 
@@ -184,7 +188,17 @@ std::string CanonicalYaml(const ResolvedSpec& spec, bool include_sweep = true);
 std::string SpecHash(const ResolvedSpec& spec);
 
 // Expands a sweep grid into one spec per point (sweep cleared in each),
-// named "<name>-<index>".  A spec without a sweep yields itself.
+// named "<name>-<index>" with index 0..N-1 (= SLURM_ARRAY_TASK_ID), first
+// axis slowest.  A spec without a sweep yields itself.  SpecError if a point
+// is invalid (cannot happen for a spec that LoadSpec* accepted).
 Result<std::vector<ResolvedSpec>> ExpandSweep(const ResolvedSpec& spec);
+
+// Number of grid points of a sweep (1 without a sweep).
+int64_t SweepPoints(const SweepSpec& sweep);
+
+// Slurm time limit (resources.time) in seconds; nullopt if malformed.
+std::optional<int64_t> SlurmTimeSeconds(const std::string& time);
+// Slurm memory (resources.mem) in MiB, rounded up; nullopt if malformed.
+std::optional<int64_t> SlurmMemMiB(const std::string& mem);
 
 }  // namespace hpcai

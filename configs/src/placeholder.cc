@@ -1,2 +1,0 @@
-// placeholder: filled by issue 3
-namespace hpcai { [[maybe_unused]] static int configs_placeholder = 0; }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 2: local-slurm.sh start is idempotent, stop leaves none of its own
+# daemons running, and a second start after stop works.  Uses its own
+# directory and ports, so it does not touch the suite's shared cluster.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+script="$HPCAI_SOURCE_DIR/scripts/local-slurm.sh"
+dir="$(mktemp -d "$TEST_TMP/cycle.XXXXXX")"
+port=$(( ${HPCAI_TEST_SLURM_PORT:-17817} + 50 ))
+cleanup() { bash "$script" stop --dir "$dir" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+bash "$script" start --nodes 1 --dir "$dir" --port-base "$port"
+bash "$script" start --nodes 1 --dir "$dir" --port-base "$port" | grep -q 'already running' || fail "second start not idempotent"
+pids="$(cat "$dir"/pids/*.pid)"
+[ "$(echo "$pids" | wc -w)" -ge 3 ] || fail "expected munged, slurmctld, slurmd pid files"
+SLURM_CONF="$dir/slurm.conf" sinfo -h -o '%t' | grep -q idle || fail "node not idle"
+bash "$script" stop --dir "$dir"
+for p in $pids; do
+  if kill -0 "$p" 2>/dev/null; then fail "pid $p still running after stop"; fi
+done
+[ -z "$(ls "$dir"/pids/*.pid 2>/dev/null)" ] || fail "pid files left behind"
+bash "$script" start --nodes 1 --dir "$dir" --port-base "$port"
+jid="$(SLURM_CONF="$dir/slurm.conf" sbatch --parsable -o /dev/null --wrap true)"
+state="$(SLURM_CONF="$dir/slurm.conf" wait_job_final "$jid" 60)"
+[ "$state" = COMPLETED ] || fail "job after restart ended $state"
+# status exits non-zero when nothing runs
+bash "$script" stop --dir "$dir"
+if bash "$script" status --dir "$dir" >/dev/null 2>&1; then fail "status should fail after stop"; fi
+echo "PASS"
