@@ -68,17 +68,17 @@ class CpuBackendImpl final : public Backend {
                              float scale, float* dlogits, int64_t* correct) override {
     return cpu::SoftmaxCrossEntropy(n, c, logits, labels, scale, dlogits, correct);
   }
-  void Im2colNhwc(const cpu::ConvGeometry& g, int64_t n, const float* x, float* col) override {
+  void Im2colNhwc(const ConvGeometry& g, int64_t n, const float* x, float* col) override {
     cpu::Im2colNhwc(g, n, x, col);
   }
-  void Col2imNhwc(const cpu::ConvGeometry& g, int64_t n, const float* col, float* dx) override {
+  void Col2imNhwc(const ConvGeometry& g, int64_t n, const float* col, float* dx) override {
     cpu::Col2imNhwc(g, n, col, dx);
   }
-  void MaxPoolForward(const cpu::PoolGeometry& g, int64_t n, const float* x, float* y,
+  void MaxPoolForward(const PoolGeometry& g, int64_t n, const float* x, float* y,
                       int32_t* argmax) override {
     cpu::MaxPoolForward(g, n, x, y, argmax);
   }
-  void MaxPoolBackward(const cpu::PoolGeometry& g, int64_t n, const float* dy,
+  void MaxPoolBackward(const PoolGeometry& g, int64_t n, const float* dy,
                        const int32_t* argmax, float* dx) override {
     cpu::MaxPoolBackward(g, n, dy, argmax, dx);
   }

@@ -3,13 +3,13 @@
 #include <vector>
 
 #include "hpcai/kernels/cpu.h"
+#include "hpcai/kernels/elements.h"
 
 namespace hpcai::kernels::cpu {
 namespace {
 
-// Rows per fp32 partial sum in bias gradients; partials are added in double.
-constexpr int64_t kBiasBlockRows = 256;
-
+// Bias gradients: the additions of elements.h's BiasGradColumn (fp32 blocks
+// of kBiasBlockRows rows, blocks added in double), vectorised across columns.
 // Per-thread scratch that only grows (no allocation per step once warm).
 struct BiasScratch {
   std::vector<float> block;

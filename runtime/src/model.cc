@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "hpcai/kernels/backend.h"
+#include "hpcai/kernels/cpu.h"
 #include "hpcai/kernels/parallel.h"
 #include "layers.h"
 
@@ -212,7 +213,7 @@ Status SequentialModel::Build(const ModelSpec& spec, const std::vector<int64_t>&
         return Status::InvalidArgument(key + ": filters, kernel, stride and pool must be positive "
                                        "and padding >= 0");
       }
-      kernels::cpu::ConvGeometry g{h, w, c, cs.kernel, cs.stride, cs.padding};
+      kernels::ConvGeometry g{h, w, c, cs.kernel, cs.stride, cs.padding};
       if (h + 2 * cs.padding < cs.kernel || w + 2 * cs.padding < cs.kernel) {
         return Status::InvalidArgument(key + ": kernel " + std::to_string(cs.kernel) +
                                        " is larger than the padded " + std::to_string(h) + "x" +

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "hpcai/base/status.h"
-#include "hpcai/kernels/cpu.h"
+#include "hpcai/kernels/elements.h"
 #include "hpcai/kernels/math.h"
 
 namespace hpcai::kernels {
@@ -64,12 +64,12 @@ class Backend {
   virtual double SoftmaxCrossEntropy(int64_t n, int64_t c, const float* logits,
                                      const int32_t* labels, float scale, float* dlogits,
                                      int64_t* correct) = 0;
-  virtual void Im2colNhwc(const cpu::ConvGeometry& g, int64_t n, const float* x, float* col) = 0;
-  virtual void Col2imNhwc(const cpu::ConvGeometry& g, int64_t n, const float* col,
+  virtual void Im2colNhwc(const ConvGeometry& g, int64_t n, const float* x, float* col) = 0;
+  virtual void Col2imNhwc(const ConvGeometry& g, int64_t n, const float* col,
                           float* dx) = 0;
-  virtual void MaxPoolForward(const cpu::PoolGeometry& g, int64_t n, const float* x, float* y,
+  virtual void MaxPoolForward(const PoolGeometry& g, int64_t n, const float* x, float* y,
                               int32_t* argmax) = 0;
-  virtual void MaxPoolBackward(const cpu::PoolGeometry& g, int64_t n, const float* dy,
+  virtual void MaxPoolBackward(const PoolGeometry& g, int64_t n, const float* dy,
                                const int32_t* argmax, float* dx) = 0;
   virtual void NchwToNhwc(int64_t n, int64_t c, int64_t h, int64_t w, const float* x,
                           float* y) = 0;
