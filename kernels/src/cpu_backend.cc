@@ -44,6 +44,10 @@ class CpuBackendImpl final : public Backend {
     if (count > 0) std::memset(dst, 0, sizeof(float) * count);
   }
   void Synchronize() override {}
+  void StageIn(void* dst, const void* host, int64_t bytes, int /*slot*/) override {
+    if (bytes > 0 && dst != host) std::memcpy(dst, host, static_cast<size_t>(bytes));
+  }
+  void ReleaseSlot(int /*slot*/) override {}
 
   void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
             int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {

@@ -32,6 +32,31 @@ struct PoolGeometry {
   HPCAI_HD int64_t out_w() const { return w / window; }
 };
 
+// ---- bias + activation + dropout, one element ----------------------------------------
+// Forward: pre = z + bias (already added by the caller), y = dropout(act(pre));
+// `index` = (row_offset + i) * d + j, the mask index of element (i, j).
+template <Activation A, bool kDrop>
+HPCAI_HD inline float BiasActForwardElement(float pre, const DropoutParams& dp, uint64_t index) {
+  float a = Act<A>::Forward(pre);
+  if constexpr (kDrop) a = DropoutApply(dp, index, a);
+  return a;
+}
+// Backward: dz from dy and the saved tensor (z when kFromZ or when the
+// activation reads z, else y = act(z) before dropout).
+template <Activation A, bool kDrop, bool kFromZ>
+HPCAI_HD inline float BiasActBackwardElement(float saved, float dy, const DropoutParams& dp,
+                                             uint64_t index) {
+  float g = dy;
+  if constexpr (kDrop) g = DropoutApply(dp, index, g);
+  if constexpr (ActivationNeedsZ(A)) {
+    return Act<A>::Backward(saved, g);  // saved is z
+  } else if constexpr (kFromZ) {
+    return Act<A>::Backward(Act<A>::Forward(saved), g);
+  } else {
+    return Act<A>::Backward(saved, g);  // saved is y
+  }
+}
+
 // ---- im2col / col2im ------------------------------------------------------------
 // Element `index` of col: (n * out_h * out_w, patch) read from x: (n, in_h, in_w, in_c).
 HPCAI_HD inline float Im2colElement(const ConvGeometry& g, const float* x, int64_t index) {
