@@ -29,12 +29,15 @@ const char* ActName(Activation a) {
 
 ParamRef Ref(Backend* be, Param* p) {
   // CPU: the kernels work on Param's own vectors (no copies, no sync).
-  // Other backends keep device mirrors (see model.cc).
+  // Device backends: Param::device_value/device_grad (allocated by model.cc).
   ParamRef r;
   r.param = p;
   if (be->host_memory()) {
     r.value = p->value.data();
     r.grad = p->grad.data();
+  } else {
+    r.value = p->device_value;
+    r.grad = p->device_grad;
   }
   return r;
 }

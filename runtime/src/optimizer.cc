@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "hpcai/kernels/backend.h"
 #include "hpcai/kernels/cpu.h"
 #include "hpcai/kernels/math.h"
 #include "hpcai/kernels/parallel.h"
@@ -17,8 +18,11 @@ constexpr double kPi = 3.14159265358979323846;
 
 class OptimizerImpl final : public Optimizer {
  public:
-  OptimizerImpl(const OptimizerSpec& spec, const std::vector<Param*>& params)
-      : spec_(spec), params_(params) {
+  // device == nullptr: CPU (params' host vectors, CpuPool threads).  Else the
+  // params' device storage and device state buffers, host vectors as mirrors.
+  OptimizerImpl(const OptimizerSpec& spec, const std::vector<Param*>& params,
+                kernels::Backend* device)
+      : spec_(spec), params_(params), device_(device) {
     const bool adam = spec.type != "sgd";
     for (Param* p : params_) {
       if (adam) {
@@ -29,6 +33,36 @@ class OptimizerImpl final : public Optimizer {
         // just holds the step direction; it is not checkpoint state.
         v_.emplace_back(p->size(), 0.0f);
       }
+    }
+    if (device_ != nullptr) {
+      for (size_t i = 0; i < params_.size(); ++i) {
+        dev_m_.push_back(adam ? device_->AllocFloats(params_[i]->size()) : nullptr);
+        dev_v_.push_back(device_->AllocFloats(params_[i]->size()));
+      }
+    }
+  }
+  ~OptimizerImpl() override {
+    for (float* p : dev_m_) if (p != nullptr) device_->Free(p);
+    for (float* p : dev_v_) if (p != nullptr) device_->Free(p);
+  }
+  bool allocated() const {
+    for (size_t i = 0; i < dev_v_.size(); ++i) {
+      if (dev_v_[i] == nullptr || (spec_.type != "sgd" && dev_m_[i] == nullptr)) return false;
+    }
+    return true;
+  }
+  void SyncStateToHost() override {
+    if (device_ == nullptr) return;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      if (dev_m_[i] != nullptr) device_->CopyOut(m_[i].data(), dev_m_[i], params_[i]->size());
+      device_->CopyOut(v_[i].data(), dev_v_[i], params_[i]->size());
+    }
+  }
+  void SyncStateToDevice() override {
+    if (device_ == nullptr) return;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      if (dev_m_[i] != nullptr) device_->CopyIn(dev_m_[i], m_[i].data(), params_[i]->size());
+      device_->CopyIn(dev_v_[i], v_[i].data(), params_[i]->size());
     }
   }
 
@@ -54,12 +88,19 @@ class OptimizerImpl final : public Optimizer {
 
   OptimizerSpec spec_;
   std::vector<Param*> params_;
+  kernels::Backend* device_ = nullptr;
   std::vector<std::vector<float>> m_, v_;
+  std::vector<float*> dev_m_, dev_v_;
   std::vector<double> partial_;
   int64_t steps_ = 0;
 };
 
 double OptimizerImpl::GradNorm(kernels::ThreadPool& pool) {
+  if (device_ != nullptr) {
+    double total = 0.0;
+    for (Param* p : params_) total += device_->SumSquares(p->size(), p->device_grad);
+    return std::sqrt(total);
+  }
   const int tasks = pool.threads();
   partial_.assign(tasks, 0.0);
   auto task = [&](int t) {
@@ -97,6 +138,15 @@ double OptimizerImpl::Step(double lr) {
     h.momentum = static_cast<float>(spec_.momentum);
     h.grad_scale = grad_scale;
     h.nesterov = spec_.nesterov;
+    if (device_ != nullptr) {
+      for (size_t i = 0; i < params_.size(); ++i) {
+        Param* p = params_[i];
+        kernels::SgdParams hp = h;
+        hp.weight_decay = p->decay ? wd : 0.0f;
+        device_->SgdStep(p->size(), hp, p->device_grad, p->device_value, dev_v_[i]);
+      }
+      return norm;
+    }
     auto task = [&](int t) {
       for (size_t i = 0; i < params_.size(); ++i) {
         Param* p = params_[i];
@@ -129,6 +179,16 @@ double OptimizerImpl::Step(double lr) {
   h.step_size = static_cast<float>(lr / bc1);
   h.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const bool decoupled = spec_.type == "adamw";
+  if (device_ != nullptr) {
+    for (size_t i = 0; i < params_.size(); ++i) {
+      Param* p = params_[i];
+      kernels::AdamParams hp = h;
+      hp.l2 = (!decoupled && p->decay) ? wd : 0.0f;
+      hp.decoupled = (decoupled && p->decay) ? wd : 0.0f;
+      device_->AdamStep(p->size(), hp, p->device_grad, p->device_value, dev_m_[i], dev_v_[i]);
+    }
+    return norm;
+  }
   auto task = [&](int tt) {
     for (size_t i = 0; i < params_.size(); ++i) {
       Param* p = params_[i];
@@ -173,7 +233,8 @@ double LearningRate(const OptimizerSpec& opt, const ScheduleSpec& sched, int64_t
 }
 
 Result<std::unique_ptr<Optimizer>> Optimizer::Create(const OptimizerSpec& spec,
-                                                     const std::vector<Param*>& params) {
+                                                     const std::vector<Param*>& params,
+                                                     kernels::Backend* backend) {
   auto fail = [](const std::string& m) { return Status::InvalidArgument("optimizer." + m); };
   if (spec.type != "sgd" && spec.type != "adam" && spec.type != "adamw") {
     return fail("type: expected sgd | adam | adamw, got '" + spec.type + "'");
@@ -202,7 +263,19 @@ Result<std::unique_ptr<Optimizer>> Optimizer::Create(const OptimizerSpec& spec,
     }
     if (!(spec.eps > 0.0)) return fail("eps: expected > 0, got " + std::to_string(spec.eps));
   }
-  return std::unique_ptr<Optimizer>(std::make_unique<OptimizerImpl>(spec, params));
+  bool on_device = false;
+  for (const Param* p : params) on_device = on_device || p->device_value != nullptr;
+  if (on_device && (backend == nullptr || backend->host_memory())) {
+    return Status::InvalidArgument(
+        "optimizer: the model's parameters live on a device; pass the model's backend "
+        "(Model::backend()) to Optimizer::Create");
+  }
+  auto opt = std::make_unique<OptimizerImpl>(spec, params, on_device ? backend : nullptr);
+  if (!opt->allocated()) {
+    return Status::FailedPrecondition("optimizer: could not allocate its state on " +
+                                      backend->name() + " (out of device memory?)");
+  }
+  return std::unique_ptr<Optimizer>(std::move(opt));
 }
 
 }  // namespace hpcai::runtime

@@ -26,8 +26,13 @@ struct OptimizerState {
 
 class Optimizer {
  public:
+  // `backend`: the model's (Model::backend()); nullptr = CPU.  Device
+  // models' params (Param::device_value set) are updated on that device, with
+  // the state on the device too.  InvalidArgument when device params come
+  // without a device backend.
   static Result<std::unique_ptr<Optimizer>> Create(const OptimizerSpec& spec,
-                                                   const std::vector<Param*>& params);
+                                                   const std::vector<Param*>& params,
+                                                   kernels::Backend* backend = nullptr);
   virtual ~Optimizer() = default;
   // Applies one update with learning rate `lr` using Param::grad (already
   // averaged across ranks).  Gradient clipping (global norm) is applied first
@@ -39,8 +44,12 @@ class Optimizer {
   // Number of Step() calls so far (Adam bias correction); restored from checkpoints.
   virtual int64_t steps() const = 0;
   virtual void set_steps(int64_t steps) = 0;
-  // All state tensors, in a stable order.
+  // All state tensors, in a stable order (host vectors; on a device
+  // optimizer they are mirrors: SyncStateToHost() before reading them,
+  // SyncStateToDevice() after changing them, e.g. on checkpoint restore).
   virtual std::vector<OptimizerState> state() = 0;
+  virtual void SyncStateToHost() {}
+  virtual void SyncStateToDevice() {}
 };
 
 }  // namespace hpcai::runtime
