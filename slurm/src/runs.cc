@@ -357,7 +357,7 @@ std::string CancelledReason(const RunRecord& r) {
 
 }  // namespace
 
-StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
+StatusResult CollectStatus(const std::vector<IndexEntry>& entries, Backend* injected) {
   StatusResult result;
   result.runs.resize(entries.size());
   std::vector<JobRef> slurm_refs, local_refs;
@@ -387,6 +387,10 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
     s.reason = a.reason;
     s.restarts = a.restarts;
     s.exit_code = a.exit;
+    s.nodes = a.nodes;
+    s.node_list = a.node_list;
+    s.elapsed_s = a.elapsed_s;
+    s.time_limit_min = a.time_limit_min;
     s.live = !IsFinalState(a.state);
     if (rec->kind == "sweep") continue;  // aggregated from its tasks below
     if (!s.live || a.job_id.empty()) continue;
@@ -397,10 +401,16 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
   std::map<std::string, JobInfo> slurm_info, local_info;
   bool slurm_ok = true;
   if (!slurm_refs.empty()) {
-    auto backend = MakeBackend("slurm");
+    Result<std::unique_ptr<Backend>> made = Status::Internal("unused");
+    Backend* backend = injected;
+    if (!backend) {
+      made = MakeBackend("slurm");
+      if (made.ok()) backend = made->get();
+    }
+    int before = backend ? backend->queries() : 0;
     Result<std::map<std::string, JobInfo>> q =
-        backend.ok() ? (*backend)->Query(slurm_refs) : Result<std::map<std::string, JobInfo>>(backend.status());
-    if (backend.ok()) result.slurm_queries += (*backend)->queries();
+        backend ? backend->Query(slurm_refs) : Result<std::map<std::string, JobInfo>>(made.status());
+    if (backend) result.slurm_queries += backend->queries() - before;
     if (q.ok()) {
       slurm_info = std::move(*q);
     } else {
@@ -543,10 +553,15 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
       }
     }
     // Write back what changed, so the next call needs no query for it.
-    if (s.state != a.state || s.restarts != a.restarts || s.exit_code != a.exit || s.reason != a.reason) {
+    // (Elapsed time alone does not trigger a write while the job runs.)
+    bool changed = s.state != a.state || s.restarts != a.restarts || s.exit_code != a.exit ||
+                   s.reason != a.reason || s.nodes != a.nodes || s.node_list != a.node_list ||
+                   s.time_limit_min != a.time_limit_min || (!s.live && s.elapsed_s != a.elapsed_s);
+    if (changed) {
       std::string state = s.state, reason = s.reason;
       int restarts = s.restarts;
       auto exit = s.exit_code;
+      RunStatus snap = s;
       bool final = !s.live;
       std::string job_id = a.job_id;
       if (state != "UNKNOWN") {
@@ -557,6 +572,10 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
           x.reason = reason;
           x.restarts = restarts;
           x.exit = exit;
+          x.nodes = snap.nodes;
+          x.node_list = snap.node_list;
+          x.elapsed_s = snap.elapsed_s;
+          x.time_limit_min = snap.time_limit_min;
           if (final && x.ended.empty()) x.ended = NowIso();
         });
       }

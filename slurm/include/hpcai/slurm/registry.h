@@ -33,6 +33,11 @@ struct Attempt {
   std::string ended;        // ISO-8601 UTC when a final state was recorded
   int64_t pid = 0;          // local backend: leader of the job's process group
   std::string job_dir;      // the job's working directory (run dir, or sweep dir for arrays)
+  // Last seen resources and times (shown for finished jobs Slurm has forgotten).
+  int nodes = 0;
+  std::string node_list;
+  int64_t elapsed_s = -1;
+  int64_t time_limit_min = -1;
 };
 
 struct CancelRecord {
