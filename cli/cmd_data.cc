@@ -1,19 +1,335 @@
-// `hpcai data`: convert, synthesise and inspect hdf5 datasets.
-// Not implemented yet (tracked by issue 5); exits 64 with a clear message.
+// `hpcai data`: convert inputs into hpcai HDF5 datasets, make synthetic ones,
+// and inspect/verify them (format: docs/data-format.md).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "common.h"
+#include "hpcai/base/fs.h"
+#include "hpcai/base/json.h"
+#include "hpcai/io/convert.h"
+#include "hpcai/io/dataset.h"
 
 namespace hpcai::cli {
 
+namespace {
+
+struct ConvertArgs {
+  io::ConvertOptions opt;
+  std::vector<std::string> split;
+  bool quiet = false, no_checksums = false;
+};
+
+struct SynthArgs {
+  io::SynthOptions opt;
+  int64_t features = 0;
+  std::string shape;
+  bool quiet = false;
+};
+
+struct InspectArgs {
+  std::string dir;
+  bool verify = false, json = false;
+  std::string x_name = "x", y_name = "y";
+};
+
+std::string Mb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  return buf;
+}
+
+// A one-line progress bar on stderr, only on a terminal, at most 10 times a second.
+class Progress {
+ public:
+  explicit Progress(bool quiet) : on_(!quiet && ::isatty(STDERR_FILENO) == 1) {}
+  ~Progress() { Done(); }
+  void Update(int64_t done, int64_t total, int64_t bytes) {
+    if (!on_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - t0_).count();
+    int width = 30, fill = total > 0 ? static_cast<int>(width * done / total) : width;
+    std::string bar(static_cast<size_t>(fill), '#');
+    bar += std::string(static_cast<size_t>(width - fill), '-');
+    std::fprintf(stderr, "\r  [%s] %3d%%  %lld/%lld samples", bar.c_str(),
+                 total > 0 ? static_cast<int>(100 * done / total) : 100, static_cast<long long>(done),
+                 static_cast<long long>(total));
+    if (bytes > 0 && secs > 0) std::fprintf(stderr, "  %.1f MB/s in", bytes / 1e6 / secs);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void Done() {
+    if (shown_) std::fprintf(stderr, "\n");
+    shown_ = false;
+  }
+
+ private:
+  bool on_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now(), last_{};
+};
+
+void PrintParts(const io::ConvertSummary& s) {
+  for (const auto& p : s.parts) {
+    std::printf("  %-6s %-28s %8lld samples  %3lld shard%s  %s\n", p.name.empty() ? "-" : p.name.c_str(),
+                p.dir.c_str(), static_cast<long long>(p.samples), static_cast<long long>(p.shards),
+                p.shards == 1 ? " " : "s", Mb(static_cast<double>(p.bytes_out)).c_str());
+  }
+}
+
+int RunConvert(ConvertArgs& a) {
+  for (const auto& s : a.split) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos) return ReportError(Status::InvalidArgument("--split '" + s + "': expected NAME=FRACTION, e.g. val=0.1"));
+    char* end = nullptr;
+    double f = std::strtod(s.c_str() + eq + 1, &end);
+    if (end == s.c_str() + eq + 1 || *end != '\0') {
+      return ReportError(Status::InvalidArgument("--split '" + s + "': '" + s.substr(eq + 1) + "' is not a number"));
+    }
+    a.opt.split.emplace_back(s.substr(0, eq), f);
+  }
+  a.opt.chunk_checksums = !a.no_checksums;
+  Progress bar(a.quiet);
+  a.opt.progress = [&](int64_t d, int64_t t, int64_t b) { bar.Update(d, t, b); };
+  auto r = io::Convert(a.opt);
+  bar.Done();
+  if (!r.ok()) return ReportError(r.status());
+  const auto& s = *r;
+  double secs = std::max(s.seconds, 1e-9);
+  std::printf("converted %lld samples (--from %s) in %.2f s\n", static_cast<long long>(s.samples), a.opt.from.c_str(),
+              s.seconds);
+  PrintParts(s);
+  std::printf("  in:  %s on disk (%s decoded), %.1f MB/s\n", Mb(static_cast<double>(s.bytes_in_files)).c_str(),
+              Mb(static_cast<double>(s.bytes_in_raw)).c_str(), static_cast<double>(s.bytes_in_files) / 1e6 / secs);
+  std::printf("  out: %s, %.1f MB/s\n", Mb(static_cast<double>(s.bytes_out)).c_str(),
+              static_cast<double>(s.bytes_out) / 1e6 / secs);
+  return 0;
+}
+
+int RunSynth(SynthArgs& a) {
+  if ((a.features > 0) == !a.shape.empty()) {
+    return ReportError(Status::InvalidArgument("give exactly one of --features F or --shape C,H,W"));
+  }
+  if (a.features > 0) {
+    a.opt.shape = {a.features};
+  } else {
+    std::stringstream ss(a.shape);
+    std::string tok;
+    while (std::getline(ss, tok, ',')) {
+      char* end = nullptr;
+      long long v = std::strtoll(tok.c_str(), &end, 10);
+      if (tok.empty() || *end != '\0' || v <= 0) {
+        return ReportError(Status::InvalidArgument("--shape '" + a.shape + "': expected positive integers like 1,28,28"));
+      }
+      a.opt.shape.push_back(v);
+    }
+  }
+  Progress bar(a.quiet);
+  a.opt.progress = [&](int64_t d, int64_t t, int64_t b) { bar.Update(d, t, b); };
+  auto r = io::Synth(a.opt);
+  bar.Done();
+  if (!r.ok()) return ReportError(r.status());
+  std::printf("wrote %lld synthetic samples (%d classes) in %.2f s\n", static_cast<long long>(r->samples),
+              a.opt.classes, r->seconds);
+  PrintParts(*r);
+  return 0;
+}
+
+std::string ShapeStr(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s + "]";
+}
+
+Json SummaryJson(const io::DatasetSummary& s, const Status* verify) {
+  const auto& info = s.info;
+  Json j = Json::MakeObject();
+  j.set("dir", info.dir);
+  j.set("format_version", info.format_version);
+  j.set("num_samples", info.num_samples);
+  Json shape = Json::MakeArray();
+  for (int64_t d : info.sample_shape) shape.push_back(d);
+  j.set("sample_shape", shape);
+  j.set("dtype", info.dtype);
+  j.set("scale", static_cast<double>(info.scale));
+  j.set("offset", static_cast<double>(info.offset));
+  j.set("num_classes", info.num_classes);
+  j.set("chunk_samples", info.chunk_samples);
+  j.set("compression", info.compression);
+  j.set("x", info.x_name);
+  j.set("y", info.y_name);
+  Json counts = Json::MakeArray();
+  for (int64_t c : s.label_counts) counts.push_back(c);
+  j.set("label_counts", counts);
+  j.set("bytes_on_disk", s.bytes_on_disk);
+  Json shards = Json::MakeArray();
+  for (size_t i = 0; i < info.shards.size(); ++i) {
+    Json e = Json::MakeObject();
+    e.set("file", info.shards[i].file);
+    e.set("num_samples", info.shards[i].num_samples);
+    e.set("bytes", s.shard_bytes[i]);
+    e.set("sha256", info.shards[i].sha256);
+    shards.push_back(e);
+  }
+  j.set("shards", shards);
+  if (!s.source.is_null()) j.set("source", s.source);
+  if (verify != nullptr) {
+    j.set("verified", verify->ok());
+    if (!verify->ok()) j.set("verify_error", verify->message());
+  }
+  return j;
+}
+
+void PrintSummary(const io::DatasetSummary& s) {
+  const auto& info = s.info;
+  std::printf("dataset %s  (hpcai-dataset format %d)\n", info.dir.c_str(), info.format_version);
+  std::printf("  samples       %lld in %zu shard%s\n", static_cast<long long>(info.num_samples), info.shards.size(),
+              info.shards.size() == 1 ? "" : "s");
+  std::printf("  x             '%s' %s %s", info.x_name.c_str(), info.dtype.c_str(), ShapeStr(info.sample_shape).c_str());
+  if (info.dtype == "uint8" || info.scale != 1.0f || info.offset != 0.0f) {
+    std::printf("  (read as float32: x * %.9g + %g)", static_cast<double>(info.scale), static_cast<double>(info.offset));
+  }
+  std::printf("\n  y             '%s' int32, %d classes\n", info.y_name.c_str(), info.num_classes);
+  std::printf("  chunks        %lld samples, compression %s\n", static_cast<long long>(info.chunk_samples),
+              info.compression.c_str());
+  std::printf("  size on disk  %s\n", Mb(static_cast<double>(s.bytes_on_disk)).c_str());
+  if (!s.source.is_null()) std::printf("  source        %s\n", s.source.dump().c_str());
+  std::printf("  shards:\n");
+  for (size_t i = 0; i < info.shards.size(); ++i) {
+    std::printf("    %-16s %9lld samples  %10s  sha256 %.16s...\n", info.shards[i].file.c_str(),
+                static_cast<long long>(info.shards[i].num_samples), Mb(static_cast<double>(s.shard_bytes[i])).c_str(),
+                info.shards[i].sha256.c_str());
+  }
+  std::printf("  labels:\n");
+  int64_t maxc = 1;
+  for (int64_t c : s.label_counts) maxc = std::max(maxc, c);
+  for (size_t c = 0; c < s.label_counts.size(); ++c) {
+    int bar = static_cast<int>(30 * s.label_counts[c] / maxc);
+    std::printf("    %4zu %9lld  %5.1f%%  %s\n", c, static_cast<long long>(s.label_counts[c]),
+                100.0 * static_cast<double>(s.label_counts[c]) / static_cast<double>(std::max<int64_t>(1, info.num_samples)),
+                std::string(static_cast<size_t>(bar), '#').c_str());
+  }
+}
+
+int RunInspect(const InspectArgs& a) {
+  // A directory of datasets (e.g. data/fmnist with train/ and test/) inspects each.
+  std::vector<std::string> dirs;
+  if (fs::IsDir(a.dir) && !fs::Exists(fs::Join(a.dir, "manifest.json"))) {
+    auto names = fs::ListDir(a.dir);
+    if (names.ok()) {
+      for (const auto& n : *names) {
+        if (fs::Exists(fs::Join(fs::Join(a.dir, n), "manifest.json"))) dirs.push_back(fs::Join(a.dir, n));
+      }
+    }
+  }
+  if (dirs.empty()) dirs.push_back(a.dir);
+  Json all = Json::MakeArray();
+  Status first_error;
+  for (const auto& d : dirs) {
+    auto s = io::InspectDataset(d, a.x_name, a.y_name);
+    if (!s.ok()) return ReportError(s.status().WithContext(d));
+    Status verify;
+    if (a.verify) {
+      bool tty = !a.json && ::isatty(STDERR_FILENO) == 1;
+      verify = io::VerifyDataset(s->info, [&](size_t i, bool ok) {
+        if (tty) std::fprintf(stderr, "\r  verifying %zu/%zu shards", i + 1, s->info.shards.size());
+      });
+      if (tty) std::fprintf(stderr, "\n");
+      if (!verify.ok() && first_error.ok()) first_error = verify.WithContext(d);
+    }
+    if (a.json) {
+      all.push_back(SummaryJson(*s, a.verify ? &verify : nullptr));
+    } else {
+      PrintSummary(*s);
+      if (a.verify) {
+        bool color = UseColor(STDOUT_FILENO);
+        if (verify.ok()) {
+          std::printf("  verify        %s\n",
+                      Colorize("OK: " + std::to_string(s->info.shards.size()) + " shard(s) match their sha256", "32",
+                               color).c_str());
+        } else {
+          std::printf("  verify        %s\n", Colorize("FAILED: " + verify.message(), "31", color).c_str());
+        }
+      }
+    }
+  }
+  if (a.json) std::printf("%s\n", (all.as_array().size() == 1 ? all.as_array()[0] : all).dump(2).c_str());
+  std::fflush(stdout);
+  if (!first_error.ok()) return ReportError(first_error);
+  return 0;
+}
+
+}  // namespace
+
 void SetupData(CLI::App& root) {
-  auto* app = root.add_subcommand("data", "Convert, synthesise and inspect HDF5 datasets [not implemented yet]");
-  app->allow_extras();
+  auto* app = root.add_subcommand("data", "Convert, synthesise and inspect HDF5 datasets");
+  app->require_subcommand(1);
   AddExample(app, "hpcai data convert --from idx /usr/share/datasets/fashion-mnist --out data/fmnist");
-  app->callback([] {
-    std::cerr << "hpcai: error: `hpcai data` is not implemented in this build yet\n";
-    Exit(exit_code::kNotImplemented);
-  });
+
+  // convert
+  auto conv = std::make_shared<ConvertArgs>();
+  auto* c = app->add_subcommand("convert", "Convert IDX / NumPy / CSV / HDF5 inputs into an hpcai dataset");
+  c->add_option("--from", conv->opt.from, "Input format")->required()->check(CLI::IsMember({"idx", "npy", "csv", "hdf5"}));
+  c->add_option("inputs", conv->opt.inputs,
+                "Input files or directories (idx: a directory or *-images/*-labels files; npy: X.npy Y.npy; "
+                "csv: files with a label column; hdf5: files or an hpcai dataset dir)")
+      ->required();
+  c->add_option("--out", conv->opt.out, "Output directory (one dataset, or DIR/<part> for train/test/splits)")->required();
+  auto* shards = c->add_option("--shards", conv->opt.shards, "Number of shards per dataset");
+  c->add_option("--shard-size", conv->opt.shard_size_mb, "Target MB of x per shard (default 256)")->excludes(shards);
+  c->add_option("--chunk-samples", conv->opt.chunk_samples, "Samples per HDF5 chunk (default: about 1 MiB)");
+  c->add_option("--compress", conv->opt.compression, "Chunk compression")->check(CLI::IsMember({"none", "gzip"}));
+  c->add_option("--split", conv->split, "Carve a random subset out of the training part, e.g. val=0.1 (repeatable)");
+  c->add_option("--seed", conv->opt.seed, "Seed of the split");
+  c->add_option("--dtype", conv->opt.dtype, "Stored dtype of x (default: as the input; uint8 means x/255)")
+      ->check(CLI::IsMember({"uint8", "float32"}));
+  c->add_option("--classes", conv->opt.num_classes, "Number of classes (default: max label + 1)");
+  c->add_option("--x-name", conv->opt.x_name, "hdf5 input: features dataset");
+  c->add_option("--y-name", conv->opt.y_name, "hdf5 input: labels dataset");
+  c->add_option("--label-column", conv->opt.label_column, "csv input: label column name or 0-based index");
+  c->add_flag("--overwrite", conv->opt.overwrite, "Replace an existing dataset at --out");
+  c->add_flag("--no-chunk-checksums", conv->no_checksums, "Do not add HDF5 Fletcher-32 checksums to chunks");
+  c->add_flag("-q,--quiet", conv->quiet, "No progress bar");
+  AddExample(c, "hpcai data convert --from idx /usr/share/datasets/fashion-mnist --out data/fmnist --split val=0.1");
+  c->callback([conv] { Exit(RunConvert(*conv)); });
+
+  // synth
+  auto syn = std::make_shared<SynthArgs>();
+  auto* s = app->add_subcommand("synth", "Write learnable synthetic data (Gaussian classes) for tests and benchmarks");
+  s->add_option("--samples", syn->opt.samples, "Number of samples")->required();
+  s->add_option("--features", syn->features, "Features per sample (flat)");
+  s->add_option("--shape", syn->shape, "Sample shape C,H,W (instead of --features)");
+  s->add_option("--classes", syn->opt.classes, "Number of classes")->required();
+  s->add_option("--out", syn->opt.out, "Output directory")->required();
+  s->add_option("--seed", syn->opt.seed, "Seed");
+  s->add_option("--separation", syn->opt.separation, "Distance between class means in noise std units (default 3)");
+  auto* ss = s->add_option("--shards", syn->opt.shards, "Number of shards");
+  s->add_option("--shard-size", syn->opt.shard_size_mb, "Target MB per shard (default 256)")->excludes(ss);
+  s->add_option("--chunk-samples", syn->opt.chunk_samples, "Samples per HDF5 chunk");
+  s->add_option("--compress", syn->opt.compression, "Chunk compression")->check(CLI::IsMember({"none", "gzip"}));
+  s->add_flag("--overwrite", syn->opt.overwrite, "Replace an existing dataset at --out");
+  s->add_flag("-q,--quiet", syn->quiet, "No progress bar");
+  AddExample(s, "hpcai data synth --samples 20000 --features 64 --classes 4 --out data/synth");
+  s->callback([syn] { Exit(RunSynth(*syn)); });
+
+  // inspect
+  auto ins = std::make_shared<InspectArgs>();
+  auto* i = app->add_subcommand("inspect", "Show a dataset's shards, shapes, label histogram; --verify checksums");
+  i->add_option("dir", ins->dir, "Dataset directory (or a directory of datasets)")->required();
+  i->add_flag("--verify", ins->verify, "Recompute every shard's sha256 (exit 3 naming the first bad shard)");
+  i->add_flag("--json", ins->json, "Machine-readable output");
+  i->add_option("--x-name", ins->x_name, "Features dataset name (default: from manifest.json)");
+  i->add_option("--y-name", ins->y_name, "Labels dataset name (default: from manifest.json)");
+  AddExample(i, "hpcai data inspect data/fmnist/train --verify");
+  i->callback([ins] { Exit(RunInspect(*ins)); });
 }
 
 }  // namespace hpcai::cli

@@ -152,6 +152,9 @@ void InterpolateTree(YNode* node, const std::string& path, Ctx* ctx) {
         node->bad = true;
         return;
       }
+      // A quoted value made of ${VAR} references is typed by its expansion:
+      // flow style needs the quotes (`{nodes: "${N}"}`), and N=4 is a number.
+      if (!node->plain && out != node->value) node->plain = true;
       node->value = std::move(out);
       return;
     }

@@ -219,6 +219,8 @@ std::string EmitSpec(const ResolvedSpec& spec, const EmitOptions& options) {
           out += "\n# " + (s ? s->doc : section) + "\n";
         }
         out += section + ":\n";
+      } else if (options.comments) {
+        out += "\n";  // top-level keys after a section stand apart from it
       }
     } else if (first && options.comments) {
       out += "\n";

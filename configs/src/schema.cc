@@ -235,7 +235,7 @@ const std::vector<Section>& Sections() {
   static const std::vector<Section> kSections = {
       {"resources", "what to ask Slurm for, per job"},
       {"environment", "the job's shell environment, before the launch"},
-      {"data", "the data set (HDF5 shards made by `hpcai data convert`)"},
+      {"data", "the data set: directories of HDF5 shards + manifest.json (docs/data-format.md)"},
       {"model", "the network"},
       {"optimizer", "the optimizer"},
       {"schedule", "the learning-rate schedule"},
@@ -394,3 +394,21 @@ std::optional<int64_t> ParseMemMiB(std::string_view s) {
 }
 
 }  // namespace hpcai::spec_internal
+
+namespace hpcai {
+
+std::optional<int64_t> SlurmTimeSeconds(const std::string& time) {
+  return spec_internal::ParseTimeSeconds(time);
+}
+std::optional<int64_t> SlurmMemMiB(const std::string& mem) { return spec_internal::ParseMemMiB(mem); }
+
+int64_t SweepPoints(const SweepSpec& sweep) {
+  int64_t n = 1;
+  for (const auto& a : sweep.axes) {
+    n *= static_cast<int64_t>(a.values.size());
+    if (n > (int64_t{1} << 40)) break;  // absurd grids never get past validation anyway
+  }
+  return n;
+}
+
+}  // namespace hpcai

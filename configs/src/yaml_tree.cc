@@ -114,10 +114,14 @@ class TreeBuilder : public YAML::EventHandler {
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
     // Rejecting aliases outright is what bounds "billion laughs" documents:
-    // nothing is ever expanded.
-    Error(ToLoc(src_, mark),
-          "YAML aliases (*name) are not supported in a spec; write the value out (use --set or "
-          "${VAR} interpolation to share values)");
+    // nothing is ever expanded.  One report is enough (bombs have thousands).
+    if (!alias_reported_) {
+      Error(ToLoc(src_, mark),
+            "YAML aliases (*name) are not supported in a spec; write the value out (use --set or "
+            "${VAR} interpolation to share values)");
+      alias_reported_ = true;
+    }
+    ok_ = false;
     YNode n;
     n.loc = ToLoc(src_, mark);
     Add(std::move(n));
@@ -227,6 +231,7 @@ class TreeBuilder : public YAML::EventHandler {
   YNode root_;
   int documents_ = 0;
   bool ok_ = true;
+  bool alias_reported_ = false;
 };
 
 // Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if invalid.
@@ -310,8 +315,9 @@ void CheckCharacters(const Source& src, std::vector<SpecDiagnostic>* diags) {
 // recurses per level) sees the text, and reports tabs used as indentation
 // with their exact column.  It over-estimates depth only for unusual inputs
 // (a limit of 32 against the 5 a spec needs leaves a wide margin).
-void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags) {
+void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags, Loc* unclosed) {
   const std::string& t = src.text;
+  std::vector<Loc> open;  // where each open flow collection began
   std::vector<int> indents;  // block indentation stack
   int flow_depth = 0;
   int flow_base = 0;          // block depth where the current flow collection began
@@ -396,6 +402,7 @@ void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags) {
       }
       if ((c == '[' || c == '{') && (flow_depth > 0 || value_start)) {
         ++flow_depth;
+        open.push_back(Loc{&src, line_no, static_cast<int>(i) + 1});
         if (flow_base + flow_depth > kMaxNesting) {
           diags->push_back(MakeDiag(Loc{&src, line_no, static_cast<int>(i) + 1}, "",
                                     "nesting deeper than " + std::to_string(kMaxNesting) +
@@ -405,12 +412,14 @@ void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags) {
         }
       } else if ((c == ']' || c == '}') && flow_depth > 0) {
         --flow_depth;
+        open.pop_back();
       } else if ((c == '|' || c == '>') && flow_depth == 0 && (prev == ':' || prev == '-' || prev == 0)) {
         block_scalar_indent = indent;
       }
       prev = c;
     }
   }
+  if (!open.empty()) *unclosed = open.back();
 }
 
 }  // namespace
@@ -419,7 +428,8 @@ bool ParseYaml(const Source& src, YNode* root, std::vector<SpecDiagnostic>* diag
   *root = YNode();
   const size_t before = diags->size();
   CheckCharacters(src, diags);
-  if (diags->size() == before) PreScan(src, diags);
+  Loc unclosed;
+  if (diags->size() == before) PreScan(src, diags, &unclosed);
   if (diags->size() != before) return false;
 
   TreeBuilder builder(src, diags);
@@ -438,7 +448,18 @@ bool ParseYaml(const Source& src, YNode* root, std::vector<SpecDiagnostic>* diag
                                   " levels; a spec needs at most 5",
                               src.name));
   } catch (const YAML::Exception& e) {
-    diags->push_back(MakeDiag(ToLoc(src, e.mark), "", SyntaxMessage(e.msg), src.name));
+    if (unclosed.known() && e.msg.find("flow") != std::string::npos) {
+      // yaml-cpp notices an unclosed [ or { only at the end of the input;
+      // point at the bracket itself.
+      const std::string line = src.Line(unclosed.line);
+      const char b = unclosed.col - 1 < static_cast<int>(line.size()) ? line[unclosed.col - 1] : '[';
+      diags->push_back(MakeDiag(unclosed, "",
+                                std::string("YAML syntax error: this ") + b + " is never closed (expected " +
+                                    (b == '[' ? "]" : "}") + " before the end of the file)",
+                                src.name));
+    } else {
+      diags->push_back(MakeDiag(ToLoc(src, e.mark), "", SyntaxMessage(e.msg), src.name));
+    }
   } catch (const std::exception& e) {
     diags->push_back(MakeDiag(Loc{}, "", std::string("cannot parse the spec: ") + e.what(), src.name));
   }

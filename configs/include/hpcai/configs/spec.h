@@ -188,7 +188,17 @@ std::string CanonicalYaml(const ResolvedSpec& spec, bool include_sweep = true);
 std::string SpecHash(const ResolvedSpec& spec);
 
 // Expands a sweep grid into one spec per point (sweep cleared in each),
-// named "<name>-<index>".  A spec without a sweep yields itself.
+// named "<name>-<index>" with index 0..N-1 (= SLURM_ARRAY_TASK_ID), first
+// axis slowest.  A spec without a sweep yields itself.  SpecError if a point
+// is invalid (cannot happen for a spec that LoadSpec* accepted).
 Result<std::vector<ResolvedSpec>> ExpandSweep(const ResolvedSpec& spec);
+
+// Number of grid points of a sweep (1 without a sweep).
+int64_t SweepPoints(const SweepSpec& sweep);
+
+// Slurm time limit (resources.time) in seconds; nullopt if malformed.
+std::optional<int64_t> SlurmTimeSeconds(const std::string& time);
+// Slurm memory (resources.mem) in MiB, rounded up; nullopt if malformed.
+std::optional<int64_t> SlurmMemMiB(const std::string& mem);
 
 }  // namespace hpcai

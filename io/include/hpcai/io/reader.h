@@ -5,7 +5,24 @@
 // of R takes the contiguous slice [r*n/R, (r+1)*n/R) of each global batch of
 // n samples (n = B except possibly the last).  So the sequence of global
 // batches is identical for any number of ranks.
+//
+// Two read modes, chosen once at Open (the same on every rank, since it
+// depends only on the dataset and the options):
+//  - cache: x (as stored, e.g. uint8) fits memory_budget_mb, so Open loads
+//    the whole dataset with one bulk read per shard, and batches are gathered
+//    from memory (no HDF5 call per batch).  Order = Fisher-Yates permutation
+//    of [0, N) driven by Rng(MixSeed(seed, epoch)) (see ShufflePermutation).
+//  - stream: x does not fit.  The dataset is cut into blocks of
+//    chunk_samples rows (one HDF5 chunk each); the block order is shuffled
+//    with Rng(MixSeed(seed, epoch, 1)), consecutive groups of K blocks form a
+//    window, and the samples of window w are shuffled with
+//    Rng(MixSeed(seed, epoch, 2 + w)).  Each block is read with one
+//    hyperslab H5Dread.  K depends on the memory budget and the dataset only
+//    (never on the rank count): K = budget / (2 * block bytes), at least 1.
+// With shuffle=false the order is 0..N-1 in both modes.
 #pragma once
+
+#include <mpi.h>
 
 #include <cstdint>
 #include <memory>
@@ -33,12 +50,22 @@ struct DatasetInfo {
   int64_t chunk_samples = 0;
   std::vector<ShardInfo> shards;
   int64_t feature_dim() const;        // product of sample_shape
+  // Additions (data helper): names of the x/y datasets actually opened,
+  // compression of the shards and the manifest's format version.
+  std::string x_name = "x", y_name = "y";
+  std::string compression = "none";   // none | gzip
+  int format_version = 1;
+  // Stored bytes of one sample of x (feature_dim * 1 or 4).
+  int64_t row_bytes() const;
 };
 
 // Reads and validates manifest.json and the shard headers (not the data).
 // NotFound / Corrupt with the file name and the problem.
+// Thread-safe (HDF5 access is serialised inside io/).
 Result<DatasetInfo> ReadDatasetInfo(const std::string& dir, const std::string& x_name = "x",
                                     const std::string& y_name = "y");
+
+enum class ReadMode { kAuto, kCache, kStream };
 
 struct ReaderOptions {
   std::string x_name = "x", y_name = "y";
@@ -49,6 +76,18 @@ struct ReaderOptions {
   bool drop_last = false;
   int prefetch = 2;                  // batches read ahead by a background thread (0 = synchronous)
   int64_t memory_budget_mb = 1024;   // above this the reader streams instead of caching all of x
+  // Additions (data helper):
+  ReadMode mode = ReadMode::kAuto;   // kAuto: cache if x fits memory_budget_mb, else stream
+  int64_t window_chunks = 0;         // stream mode: K blocks per shuffle window (0 = from the budget)
+  // Collective parallel HDF5 (MPI-IO driver, H5FD_MPIO_COLLECTIVE transfers),
+  // meant for a few large files on a parallel file system.  Every rank of
+  // `comm` must call Open; in cache mode the load is split across ranks (each
+  // reads 1/R of every shard collectively, then MPI_Allgatherv), in stream
+  // mode every window is read collectively inside Next() (prefetch is forced
+  // to 0 so MPI is only called from the consumer's thread), so all ranks must
+  // call Seek/Next in lockstep (training does).
+  bool collective = false;
+  MPI_Comm comm = MPI_COMM_WORLD;
 };
 
 // One rank's part of one global batch, x already converted to float32.
@@ -65,6 +104,10 @@ struct Batch {
 class ShardReader {
  public:
   // Opens the dataset and validates it.  Does not start reading until Seek().
+  // In cache mode the data is loaded here (so corrupt data and out-of-range
+  // labels are reported by Open); in stream mode by Next().  In a multi-rank
+  // job pass the result's status through io::AgreeStatus (parallel.h) so every
+  // rank stops together.  Collective mode: every rank of options.comm must call.
   static Result<std::unique_ptr<ShardReader>> Open(const std::string& dir, const ReaderOptions& options);
   virtual ~ShardReader() = default;
 
@@ -82,6 +125,18 @@ class ShardReader {
   // Seconds the consumer spent blocked in Next() waiting for data since the
   // last call (data-stall metric); resets the counter.
   virtual double TakeStallSeconds() = 0;
+
+  // Additions (data helper):
+  // The mode chosen at Open (kCache or kStream).
+  virtual ReadMode mode() const = 0;
+  // The global sample order of `epoch` (dataset indices, shard order), N
+  // entries; the same on every rank.  For tests and tools (O(N) memory).
+  virtual std::vector<int64_t> EpochOrder(int64_t epoch) const = 0;
 };
+
+// The cache-mode permutation: [0, n) shuffled by Fisher-Yates
+// (for i = n-1 .. 1: j = rng.Below(i + 1); swap(p[i], p[j])) with
+// Rng rng(MixSeed(seed, epoch)).
+std::vector<int64_t> ShufflePermutation(int64_t n, uint64_t seed, int64_t epoch);
 
 }  // namespace hpcai::io

@@ -62,8 +62,29 @@ class Model {
   virtual void Evaluate(const float* x, const int32_t* y, int64_t n, double* loss_sum,
                         int64_t* correct) = 0;
 
-  // Set the number of threads own loops may use (OpenBLAS is set separately).
+  // Sets the CPU threads a step may use (the process-wide kernels::CpuPool()):
+  // the batch is split into one shard per thread and each shard calls
+  // single-threaded OpenBLAS, so this also sets OpenBLAS to 1 thread.  Call
+  // it after any openblas_set_num_threads() and from the main thread.  The
+  // optimizer uses the same pool.  Results are bitwise reproducible for a
+  // fixed thread count.
   virtual void SetThreads(int threads) = 0;
+
+  // Optional: allocates activations for batches of up to max_batch samples
+  // now (they otherwise grow on first use; never per step once warm).
+  virtual void Reserve(int64_t max_batch) {}
+
+  // For the numerical guard, after a non-finite loss or gradient: where the
+  // first non-finite value is, searching (1) parameters in forward order,
+  // (2) layer outputs of the last forward pass in forward order, (3)
+  // gradients in backward order (the order they were computed).  E.g.
+  // "output of layer 1 'dense1'" or "gradient of 'dense2.weight' (layer 2)";
+  // "" when everything is finite.
+  virtual std::string DiagnoseNonFinite();
 };
+
+// The first parameter in backward order (the order gradients are computed)
+// whose gradient holds a NaN/Inf, as "'<name>' (layer <n>)"; "" if all are finite.
+std::string FirstNonFiniteGrad(const std::vector<Param*>& params);
 
 }  // namespace hpcai::runtime

@@ -1,0 +1,579 @@
+// ShardReader: cache and stream modes, prefetch thread (contract: reader.h,
+// format and order: docs/data-format.md).
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "h5util.h"
+#include "hpcai/base/fs.h"
+#include "hpcai/base/rng.h"
+#include "hpcai/io/dataset.h"
+#include "hpcai/io/parallel.h"
+#include "hpcai/io/reader.h"
+#include "shard.h"
+
+namespace hpcai::io {
+
+std::vector<int64_t> ShufflePermutation(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+  Rng rng(MixSeed(seed, static_cast<uint64_t>(epoch)));
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(i + 1)));
+    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
+  }
+  return p;
+}
+
+namespace {
+
+// Fisher-Yates of [0, n) with a given stream (stream mode's block and window orders).
+std::vector<int64_t> Permute(int64_t n, uint64_t stream) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+  Rng rng(stream);
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(i + 1)));
+    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
+  }
+  return p;
+}
+
+using Clock = std::chrono::steady_clock;
+
+class ShardReaderImpl final : public ShardReader {
+ public:
+  ShardReaderImpl(DatasetInfo info, ReaderOptions opt) : info_(std::move(info)), opt_(std::move(opt)) {}
+  ~ShardReaderImpl() override {
+    StopThread();
+    h5::Lock lock;
+    shards_.clear();
+  }
+
+  Status Init();
+
+  const DatasetInfo& info() const override { return info_; }
+  int64_t steps_per_epoch() const override { return steps_; }
+  ReadMode mode() const override { return mode_; }
+  void Seek(int64_t epoch, int64_t step) override;
+  Result<bool> Next(Batch* batch) override;
+  double TakeStallSeconds() override {
+    double s = stall_;
+    stall_ = 0;
+    return s;
+  }
+  std::vector<int64_t> EpochOrder(int64_t epoch) const override;
+
+ private:
+  struct Block {
+    int shard;
+    int64_t start, count;  // rows inside the shard
+    int64_t global_start;  // dataset index of its first row
+  };
+  struct Window {
+    int64_t id = -1;
+    std::vector<uint8_t> x;
+    std::vector<int32_t> y;
+    std::vector<int64_t> perm;     // position in window -> slot in x/y
+  };
+
+  Status LoadCache();
+  Status CheckLabels(const int32_t* y, int64_t n, int shard, int64_t first_row) const;
+  void PrepareEpoch(int64_t epoch);
+  Status LoadWindow(int64_t w, Window* win);
+  Status EnsureWindows(int64_t w_first, int64_t w_last);
+  Status Produce(int64_t epoch, int64_t step, Batch* out);
+  void ConvertRow(const uint8_t* src, float* dst) const;
+  int64_t WindowOf(int64_t pos) const;
+
+  void StartThread(int64_t epoch, int64_t step);
+  void StopThread();
+  void ProducerLoop();
+
+  DatasetInfo info_;
+  ReaderOptions opt_;
+  ReadMode mode_ = ReadMode::kCache;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<int64_t> shard_start_;
+  int64_t n_ = 0, feat_ = 0, row_bytes_ = 0, steps_ = 0;
+  bool u8_ = false, identity_ = true;
+  h5::Id dxpl_;  // collective transfer list (collective mode)
+
+  // cache mode
+  std::vector<uint8_t> cx_;
+  std::vector<int32_t> cy_;
+  // stream mode
+  std::vector<Block> blocks_;
+  int64_t k_ = 1;
+
+  // producer-side epoch state (only the producing thread touches it)
+  int64_t prep_epoch_ = -1;
+  std::vector<int64_t> order_;        // cache: the epoch's permutation
+  std::vector<int64_t> block_order_;  // stream: block ids in epoch order
+  std::vector<int64_t> win_pos_;      // stream: first position of each window (+ end)
+  std::deque<Window> windows_;
+  std::vector<Window> spare_;
+
+  // consumer cursor
+  bool started_ = false;
+  int64_t cur_epoch_ = 0, cur_step_ = 0;
+  double stall_ = 0;
+  Status sticky_error_;
+
+  // prefetch ring
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  bool stop_ = false, thread_exited_ = true;
+  std::vector<Batch> slots_;
+  std::vector<Status> slot_status_;
+  std::deque<int> ready_;
+  std::vector<int> free_;
+  int64_t prod_epoch_ = 0, prod_step_ = 0;
+};
+
+Status ShardReaderImpl::Init() {
+  const std::string& dir = info_.dir;
+  if (opt_.global_batch <= 0) return Status::InvalidArgument("global batch must be > 0");
+  if (opt_.world_size <= 0 || opt_.rank < 0 || opt_.rank >= opt_.world_size) {
+    return Status::InvalidArgument("bad rank " + std::to_string(opt_.rank) + " of world size " +
+                                   std::to_string(opt_.world_size));
+  }
+  n_ = info_.num_samples;
+  feat_ = info_.feature_dim();
+  row_bytes_ = info_.row_bytes();
+  u8_ = info_.dtype == "uint8";
+  identity_ = !u8_ && info_.scale == 1.0f && info_.offset == 0.0f;
+  steps_ = opt_.drop_last ? n_ / opt_.global_batch : (n_ + opt_.global_batch - 1) / opt_.global_batch;
+  if (steps_ == 0) {
+    return Status::InvalidArgument(dir + ": " + std::to_string(n_) + " samples are fewer than one global batch of " +
+                                   std::to_string(opt_.global_batch) + " with drop_last; hint: lower the batch size "
+                                   "or set data.drop_last: false");
+  }
+  const int64_t budget = opt_.memory_budget_mb * (int64_t{1} << 20);
+  const int64_t cache_bytes = n_ * (row_bytes_ + 4);
+  mode_ = opt_.mode;
+  if (mode_ == ReadMode::kAuto) mode_ = cache_bytes <= budget ? ReadMode::kCache : ReadMode::kStream;
+  if (opt_.collective && mode_ == ReadMode::kStream) opt_.prefetch = 0;
+
+  h5::Id fapl;
+  {
+    h5::Lock lock;
+    if (opt_.collective) {
+      fapl.reset(H5Pcreate(H5P_FILE_ACCESS));
+      H5Pset_fapl_mpio(fapl.get(), opt_.comm, MPI_INFO_NULL);
+      dxpl_.reset(H5Pcreate(H5P_DATASET_XFER));
+      H5Pset_dxpl_mpio(dxpl_.get(), H5FD_MPIO_COLLECTIVE);
+    }
+  }
+  shard_start_.push_back(0);
+  for (const auto& si : info_.shards) {
+    auto s = OpenShard(fs::Join(dir, si.file), info_.x_name, info_.y_name, fapl.valid() ? fapl.get() : H5P_DEFAULT);
+    if (!s.ok()) return s.status();
+    shards_.push_back(std::move(s).value());
+    shard_start_.push_back(shard_start_.back() + si.num_samples);
+  }
+  if (mode_ == ReadMode::kCache) return LoadCache();
+
+  int64_t chunk = info_.chunk_samples > 0 ? info_.chunk_samples : DefaultChunkSamples(row_bytes_);
+  for (int s = 0; s < static_cast<int>(shards_.size()); ++s) {
+    int64_t rows = shards_[static_cast<size_t>(s)]->num_samples;
+    for (int64_t st = 0; st < rows; st += chunk) {
+      blocks_.push_back(Block{s, st, std::min(chunk, rows - st), shard_start_[static_cast<size_t>(s)] + st});
+    }
+  }
+  const int64_t block_bytes = chunk * (row_bytes_ + 4);
+  k_ = opt_.window_chunks > 0 ? opt_.window_chunks : std::max<int64_t>(1, budget / (2 * block_bytes));
+  k_ = std::min<int64_t>(k_, static_cast<int64_t>(blocks_.size()));
+  return Status::OK();
+}
+
+Status ShardReaderImpl::CheckLabels(const int32_t* y, int64_t n, int shard, int64_t first_row) const {
+  for (int64_t i = 0; i < n; ++i) {
+    if (y[i] < 0 || y[i] >= info_.num_classes) {
+      return Status::Corrupt(info_.shards[static_cast<size_t>(shard)].file + ": sample " +
+                             std::to_string(first_row + i) + " has label " + std::to_string(y[i]) + ", outside [0, " +
+                             std::to_string(info_.num_classes) + ") (num_classes in manifest.json)");
+    }
+  }
+  return Status::OK();
+}
+
+Status ShardReaderImpl::LoadCache() {
+  cx_.resize(static_cast<size_t>(n_ * row_bytes_));
+  cy_.resize(static_cast<size_t>(n_));
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    const Shard& sh = *shards_[s];
+    const int64_t base = shard_start_[s];
+    if (!opt_.collective) {
+      HPCAI_RETURN_IF_ERROR(ReadRows(sh, 0, sh.num_samples, cx_.data() + base * row_bytes_, cy_.data() + base));
+    } else {
+      // Each rank reads 1/R of the shard collectively, then all ranks gather.
+      int size = 1, rank = 0;
+      MPI_Comm_size(opt_.comm, &size);
+      MPI_Comm_rank(opt_.comm, &rank);
+      auto lo = [&](int r) { return sh.num_samples * r / size; };
+      Status st = ReadRows(sh, lo(rank), lo(rank + 1) - lo(rank), cx_.data() + (base + lo(rank)) * row_bytes_,
+                           cy_.data() + base + lo(rank), dxpl_.get());
+      HPCAI_RETURN_IF_ERROR(AgreeStatus(st, opt_.comm));
+      std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+      for (int r = 0; r < size; ++r) {
+        counts[static_cast<size_t>(r)] = static_cast<int>(lo(r + 1) - lo(r));
+        displs[static_cast<size_t>(r)] = static_cast<int>(lo(r));
+      }
+      MPI_Datatype row;
+      MPI_Type_contiguous(static_cast<int>(row_bytes_), MPI_BYTE, &row);
+      MPI_Type_commit(&row);
+      MPI_Allgatherv(MPI_IN_PLACE, 0, row, cx_.data() + base * row_bytes_, counts.data(), displs.data(), row,
+                     opt_.comm);
+      MPI_Type_free(&row);
+      MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_INT32_T, cy_.data() + base, counts.data(), displs.data(), MPI_INT32_T,
+                     opt_.comm);
+    }
+    HPCAI_RETURN_IF_ERROR(CheckLabels(cy_.data() + base, sh.num_samples, static_cast<int>(s), 0));
+  }
+  // Cache mode needs no HDF5 handles after the load.
+  h5::Lock lock;
+  shards_.clear();
+  return Status::OK();
+}
+
+void ShardReaderImpl::PrepareEpoch(int64_t epoch) {
+  if (prep_epoch_ == epoch) return;
+  prep_epoch_ = epoch;
+  if (mode_ == ReadMode::kCache) {
+    if (opt_.shuffle) {
+      order_ = ShufflePermutation(n_, opt_.seed, epoch);
+    } else if (static_cast<int64_t>(order_.size()) != n_) {
+      order_.resize(static_cast<size_t>(n_));
+      for (int64_t i = 0; i < n_; ++i) order_[static_cast<size_t>(i)] = i;
+    }
+    return;
+  }
+  const int64_t m = static_cast<int64_t>(blocks_.size());
+  if (opt_.shuffle) {
+    block_order_ = Permute(m, MixSeed(opt_.seed, static_cast<uint64_t>(epoch), 1));
+  } else {
+    block_order_.resize(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) block_order_[static_cast<size_t>(i)] = i;
+  }
+  win_pos_.assign(1, 0);
+  for (int64_t b = 0; b < m; b += k_) {
+    int64_t rows = 0;
+    for (int64_t j = b; j < std::min(m, b + k_); ++j) rows += blocks_[static_cast<size_t>(block_order_[j])].count;
+    win_pos_.push_back(win_pos_.back() + rows);
+  }
+  while (!windows_.empty()) {
+    spare_.push_back(std::move(windows_.front()));
+    windows_.pop_front();
+  }
+}
+
+int64_t ShardReaderImpl::WindowOf(int64_t pos) const {
+  auto it = std::upper_bound(win_pos_.begin(), win_pos_.end(), pos);
+  return static_cast<int64_t>(it - win_pos_.begin()) - 1;
+}
+
+Status ShardReaderImpl::LoadWindow(int64_t w, Window* win) {
+  const int64_t m = static_cast<int64_t>(blocks_.size());
+  const int64_t b0 = w * k_, b1 = std::min(m, b0 + k_);
+  const int64_t rows = win_pos_[static_cast<size_t>(w + 1)] - win_pos_[static_cast<size_t>(w)];
+  win->id = w;
+  win->x.resize(static_cast<size_t>(rows * row_bytes_));
+  win->y.resize(static_cast<size_t>(rows));
+  // Slots follow the window's block order; reads go in file order (sequential I/O).
+  std::vector<std::pair<int64_t, int64_t>> todo;  // (block id, slot offset)
+  int64_t off = 0;
+  for (int64_t j = b0; j < b1; ++j) {
+    int64_t id = block_order_[static_cast<size_t>(j)];
+    todo.emplace_back(id, off);
+    off += blocks_[static_cast<size_t>(id)].count;
+  }
+  std::sort(todo.begin(), todo.end());
+  for (const auto& [id, slot] : todo) {
+    const Block& b = blocks_[static_cast<size_t>(id)];
+    HPCAI_RETURN_IF_ERROR(ReadRows(*shards_[static_cast<size_t>(b.shard)], b.start, b.count,
+                                   win->x.data() + slot * row_bytes_, win->y.data() + slot,
+                                   dxpl_.valid() ? dxpl_.get() : H5P_DEFAULT));
+    HPCAI_RETURN_IF_ERROR(CheckLabels(win->y.data() + slot, b.count, b.shard, b.start));
+  }
+  if (opt_.shuffle) {
+    win->perm = Permute(rows, MixSeed(opt_.seed, static_cast<uint64_t>(prep_epoch_), 2 + static_cast<uint64_t>(w)));
+  } else {
+    win->perm.resize(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) win->perm[static_cast<size_t>(i)] = i;
+  }
+  return Status::OK();
+}
+
+Status ShardReaderImpl::EnsureWindows(int64_t w_first, int64_t w_last) {
+  // Keep only windows this batch needs (positions only move forward, and a
+  // Seek backwards may have left later windows behind).
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    if (it->id < w_first || it->id > w_last) {
+      spare_.push_back(std::move(*it));
+      it = windows_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (int64_t w = w_first; w <= w_last; ++w) {
+    bool have = false;
+    for (const auto& win : windows_) have = have || win.id == w;
+    if (have) continue;
+    Window win;
+    if (!spare_.empty()) {
+      win = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    Status st = LoadWindow(w, &win);
+    if (!st.ok()) {
+      win.id = -1;
+      spare_.push_back(std::move(win));
+      return st;
+    }
+    windows_.push_back(std::move(win));
+  }
+  std::sort(windows_.begin(), windows_.end(), [](const Window& a, const Window& b) { return a.id < b.id; });
+  return Status::OK();
+}
+
+void ShardReaderImpl::ConvertRow(const uint8_t* src, float* dst) const {
+  if (u8_) {
+    const float sc = info_.scale, of = info_.offset;
+    for (int64_t i = 0; i < feat_; ++i) dst[i] = static_cast<float>(src[i]) * sc + of;
+  } else if (identity_) {
+    std::memcpy(dst, src, static_cast<size_t>(feat_) * sizeof(float));
+  } else {
+    const float sc = info_.scale, of = info_.offset;
+    const auto* f = reinterpret_cast<const float*>(src);
+    for (int64_t i = 0; i < feat_; ++i) dst[i] = f[i] * sc + of;
+  }
+}
+
+Status ShardReaderImpl::Produce(int64_t epoch, int64_t step, Batch* out) {
+  PrepareEpoch(epoch);
+  const int64_t B = opt_.global_batch, R = opt_.world_size, r = opt_.rank;
+  const int64_t first = step * B;
+  const int64_t n = std::min(B, n_ - first);
+  const int64_t lo = r * n / R, hi = (r + 1) * n / R;
+  out->epoch = epoch;
+  out->step_in_epoch = step;
+  out->global_size = n;
+  out->local_offset = lo;
+  out->local_size = hi - lo;
+  out->x.resize(static_cast<size_t>((hi - lo) * feat_));
+  out->y.resize(static_cast<size_t>(hi - lo));
+  if (mode_ == ReadMode::kCache) {
+    for (int64_t k = lo; k < hi; ++k) {
+      int64_t g = order_[static_cast<size_t>(first + k)];
+      ConvertRow(cx_.data() + g * row_bytes_, out->x.data() + (k - lo) * feat_);
+      out->y[static_cast<size_t>(k - lo)] = cy_[static_cast<size_t>(g)];
+    }
+    return Status::OK();
+  }
+  // Collective reads need the same sequence of window loads on every rank:
+  // load what the whole global batch needs, not only this rank's slice.
+  int64_t need_lo = opt_.collective ? first : first + lo;
+  int64_t need_hi = opt_.collective ? first + n : first + hi;
+  if (need_hi > need_lo) {
+    HPCAI_RETURN_IF_ERROR(EnsureWindows(WindowOf(need_lo), WindowOf(need_hi - 1)));
+  }
+  size_t wi = 0;
+  for (int64_t k = lo; k < hi; ++k) {
+    int64_t pos = first + k;
+    while (pos >= win_pos_[static_cast<size_t>(windows_[wi].id + 1)]) ++wi;
+    const Window& win = windows_[wi];
+    int64_t slot = win.perm[static_cast<size_t>(pos - win_pos_[static_cast<size_t>(win.id)])];
+    ConvertRow(win.x.data() + slot * row_bytes_, out->x.data() + (k - lo) * feat_);
+    out->y[static_cast<size_t>(k - lo)] = win.y[static_cast<size_t>(slot)];
+  }
+  return Status::OK();
+}
+
+std::vector<int64_t> ShardReaderImpl::EpochOrder(int64_t epoch) const {
+  std::vector<int64_t> order;
+  if (!opt_.shuffle) {
+    order.resize(static_cast<size_t>(n_));
+    for (int64_t i = 0; i < n_; ++i) order[static_cast<size_t>(i)] = i;
+    return order;
+  }
+  if (mode_ == ReadMode::kCache) return ShufflePermutation(n_, opt_.seed, epoch);
+  const int64_t m = static_cast<int64_t>(blocks_.size());
+  std::vector<int64_t> bo = Permute(m, MixSeed(opt_.seed, static_cast<uint64_t>(epoch), 1));
+  order.reserve(static_cast<size_t>(n_));
+  for (int64_t w = 0, b0 = 0; b0 < m; ++w, b0 += k_) {
+    std::vector<int64_t> slot_global;
+    for (int64_t j = b0; j < std::min(m, b0 + k_); ++j) {
+      const Block& b = blocks_[static_cast<size_t>(bo[static_cast<size_t>(j)])];
+      for (int64_t i = 0; i < b.count; ++i) slot_global.push_back(b.global_start + i);
+    }
+    std::vector<int64_t> perm = Permute(static_cast<int64_t>(slot_global.size()),
+                                        MixSeed(opt_.seed, static_cast<uint64_t>(epoch), 2 + static_cast<uint64_t>(w)));
+    for (int64_t p : perm) order.push_back(slot_global[static_cast<size_t>(p)]);
+  }
+  return order;
+}
+
+// ---- prefetch ---------------------------------------------------------------------
+
+void ShardReaderImpl::StartThread(int64_t epoch, int64_t step) {
+  prod_epoch_ = epoch;
+  prod_step_ = step;
+  if (prod_step_ >= steps_) {
+    ++prod_epoch_;
+    prod_step_ = 0;
+  }
+  if (opt_.prefetch <= 0) return;
+  slots_.resize(static_cast<size_t>(opt_.prefetch));
+  slot_status_.assign(static_cast<size_t>(opt_.prefetch), Status::OK());
+  ready_.clear();
+  free_.clear();
+  for (int i = opt_.prefetch - 1; i >= 0; --i) free_.push_back(i);
+  stop_ = false;
+  thread_exited_ = false;
+  thread_ = std::thread([this] { ProducerLoop(); });
+}
+
+void ShardReaderImpl::StopThread() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  thread_exited_ = true;
+}
+
+void ShardReaderImpl::ProducerLoop() {
+  while (true) {
+    int slot;
+    int64_t e, s;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !free_.empty(); });
+      if (stop_) break;
+      slot = free_.back();
+      free_.pop_back();
+      e = prod_epoch_;
+      s = prod_step_;
+    }
+    Status st = Produce(e, s, &slots_[static_cast<size_t>(slot)]);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) {
+        free_.push_back(slot);
+        break;
+      }
+      slot_status_[static_cast<size_t>(slot)] = st;
+      ready_.push_back(slot);
+      if (++prod_step_ >= steps_) {
+        ++prod_epoch_;
+        prod_step_ = 0;
+      }
+      if (!st.ok()) {
+        thread_exited_ = true;
+        cv_.notify_all();
+        return;
+      }
+    }
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  thread_exited_ = true;
+  cv_.notify_all();
+}
+
+void ShardReaderImpl::Seek(int64_t epoch, int64_t step) {
+  // Continuing exactly where the producer is (typically: the next epoch after
+  // Next() returned false) keeps the batches already read ahead.
+  if (started_ && opt_.prefetch > 0 && sticky_error_.ok() && thread_.joinable()) {
+    int64_t ne = cur_epoch_, ns = cur_step_;
+    if (ns >= steps_) {
+      ++ne;
+      ns = 0;
+    }
+    if (epoch == ne && step == ns) {
+      cur_epoch_ = epoch;
+      cur_step_ = step;
+      return;
+    }
+  }
+  StopThread();
+  started_ = true;
+  sticky_error_ = Status::OK();
+  cur_epoch_ = epoch;
+  cur_step_ = step;
+  StartThread(epoch, step);
+}
+
+Result<bool> ShardReaderImpl::Next(Batch* batch) {
+  if (!started_) Seek(0, 0);
+  if (!sticky_error_.ok()) return sticky_error_;
+  if (cur_step_ >= steps_) return false;
+  auto t0 = Clock::now();
+  if (opt_.prefetch <= 0) {
+    Status st = Produce(cur_epoch_, cur_step_, batch);
+    stall_ += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!st.ok()) {
+      sticky_error_ = st;
+      return st;
+    }
+    ++cur_step_;
+    return true;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !ready_.empty() || thread_exited_; });
+  stall_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  if (ready_.empty()) {
+    sticky_error_ = Status::Internal("reader prefetch thread stopped unexpectedly");
+    return sticky_error_;
+  }
+  int slot = ready_.front();
+  Batch& b = slots_[static_cast<size_t>(slot)];
+  Status st = slot_status_[static_cast<size_t>(slot)];
+  if (!st.ok()) {
+    sticky_error_ = st;
+    return st;
+  }
+  if (b.epoch != cur_epoch_ || b.step_in_epoch != cur_step_) {
+    sticky_error_ = Status::Internal("reader prefetch out of sync");
+    return sticky_error_;
+  }
+  ready_.pop_front();
+  std::swap(batch->x, b.x);
+  std::swap(batch->y, b.y);
+  batch->epoch = b.epoch;
+  batch->step_in_epoch = b.step_in_epoch;
+  batch->global_size = b.global_size;
+  batch->local_offset = b.local_offset;
+  batch->local_size = b.local_size;
+  free_.push_back(slot);
+  lock.unlock();
+  cv_.notify_all();
+  ++cur_step_;
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string& dir, const ReaderOptions& options) {
+  Result<DatasetInfo> info = ReadDatasetInfo(dir, options.x_name, options.y_name);
+  if (options.collective) {
+    // Validation is independent per rank; agree before any collective open.
+    HPCAI_RETURN_IF_ERROR(AgreeStatus(info.status(), options.comm));
+  }
+  if (!info.ok()) return info.status();
+  auto r = std::make_unique<ShardReaderImpl>(std::move(info).value(), options);
+  Status st = r->Init();
+  if (options.collective) st = AgreeStatus(st, options.comm);
+  if (!st.ok()) return st;
+  return std::unique_ptr<ShardReader>(std::move(r));
+}
+
+}  // namespace hpcai::io

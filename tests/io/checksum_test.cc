@@ -1,0 +1,78 @@
+#include "hpcai/io/checksum.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "io/test_data_util.h"
+
+namespace hpcai::io {
+namespace {
+
+std::string Sha(const std::string& s) {
+  Sha256 h;
+  h.Update(s.data(), s.size());
+  return h.HexDigest();
+}
+
+TEST(Sha256, KnownVectors) {
+  // FIPS 180-4 / NIST examples.
+  EXPECT_EQ(Sha(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  Sha256 h;
+  std::string a(1000, 'a');
+  for (int i = 0; i < 1000; ++i) h.Update(a.data(), a.size());
+  EXPECT_EQ(h.HexDigest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha256, IncrementalEqualsOneShot) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data += static_cast<char>(i * 31 + 7);
+  for (size_t split : {0, 1, 55, 56, 63, 64, 65, 500, 999}) {
+    Sha256 h;
+    h.Update(data.data(), split);
+    h.Update(data.data() + split, data.size() - split);
+    EXPECT_EQ(h.HexDigest(), Sha(data)) << "split at " << split;
+  }
+}
+
+TEST(Sha256, FileMatchesSha256sum) {
+  std::string dir = testing::TempDir("sha");
+  std::string path = dir + "/f.bin";
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 24);
+  ASSERT_TRUE(fs::AtomicWriteFile(path, data).ok());
+  auto mine = Sha256File(path);
+  ASSERT_TRUE(mine.ok());
+  std::string out;
+  ASSERT_EQ(testing::RunCommand("sha256sum " + path, &out), 0);
+  EXPECT_EQ(out.substr(0, 64), *mine);
+  EXPECT_EQ(Sha256File(dir + "/missing").status().code(), Code::kNotFound);
+}
+
+TEST(Crc32c, KnownVectors) {
+  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);  // the standard check value
+  EXPECT_EQ(Crc32c("", 0), 0u);
+  std::string zeros(32, '\0');
+  EXPECT_EQ(Crc32c(zeros.data(), zeros.size()), 0x8A9136AAu);  // RFC 3720 B.4
+  std::string ff(32, '\xff');
+  EXPECT_EQ(Crc32c(ff.data(), ff.size()), 0x62A8AB43u);
+}
+
+TEST(Crc32c, ChainingEqualsOneShot) {
+  std::string data(10007, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131);
+  uint32_t whole = Crc32c(data.data(), data.size());
+  for (size_t split : {1, 7, 8, 9, 4096, 10000}) {
+    uint32_t c = Crc32c(data.data(), split);
+    c = Crc32c(data.data() + split, data.size() - split, c);
+    EXPECT_EQ(c, whole) << split;
+  }
+  data[5000] ^= 1;
+  EXPECT_NE(Crc32c(data.data(), data.size()), whole);
+}
+
+}  // namespace
+}  // namespace hpcai::io
