@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "durable.h"
 #include "hpcai/base/fs.h"
 
 namespace hpcai::slurm {
@@ -175,9 +176,11 @@ Result<std::string> Registry::ClaimRunId(const std::string& parent, const std::s
   return Status::Internal("could not claim a unique run id under '" + parent + "' after 64 tries");
 }
 
-Status Registry::AddToIndex(const IndexEntry& e) const {
+Status Registry::AddToIndex(const IndexEntry& e, bool durable) const {
   HPCAI_RETURN_IF_ERROR(fs::MakeDirs(index_dir()));
-  return fs::AtomicWriteFile(fs::Join(index_dir(), e.id), e.dir + "\n" + e.name + "\n" + e.kind + "\n");
+  std::string text = e.dir + "\n" + e.name + "\n" + e.kind + "\n";
+  if (!durable) return WriteVisible(fs::Join(index_dir(), e.id), text);
+  return fs::AtomicWriteFile(fs::Join(index_dir(), e.id), text);
 }
 
 Result<std::vector<IndexEntry>> Registry::List() const {

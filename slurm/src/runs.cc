@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <functional>
 #include <csignal>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "backends.h"
+#include "durable.h"
 #include "hpcai/base/fs.h"
 #include "hpcai/base/json.h"
 #include "local_process.h"
@@ -54,17 +56,22 @@ Attempt NewAttempt(const std::string& backend, const std::string& job_dir) {
 }
 
 Status WriteRunFiles(const std::string& dir, const std::string& spec_yaml, const std::string& script,
-                     const RunRecord& rec) {
+                     const RunRecord& rec, std::vector<std::string>* to_sync) {
   HPCAI_RETURN_IF_ERROR(fs::MakeDirs(fs::Join(dir, "logs")));
-  HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(dir, "spec.yaml"), spec_yaml));
-  HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(dir, "job.sbatch"), script));
-  return SaveRunRecord(dir, rec);
+  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "spec.yaml"), spec_yaml));
+  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "job.sbatch"), script));
+  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "run.json"), rec.ToJson().dump(2) + "\n"));
+  for (const char* f : {"spec.yaml", "job.sbatch", "run.json", "logs"}) to_sync->push_back(fs::Join(dir, f));
+  to_sync->push_back(dir);
+  return Status::OK();
 }
 
-// Records the submission outcome in run.json (the only writer at this point).
+// Records the submission outcome in run.json (the only writer at this
+// point).  `durable`: replace it with fsync (after the barrier, or alone).
 Status RecordSubmission(const std::string& dir, const Status& submitted, const std::string& job_id, int64_t pid,
-                        const std::string& live_state, const std::string& live_reason = "") {
-  return UpdateRunRecord(dir, [&](RunRecord& r) {
+                        const std::string& live_state, const std::string& live_reason = "", bool durable = true) {
+  HPCAI_ASSIGN_OR_RETURN(RunRecord r, LoadRunRecord(dir));
+  auto change = [&](RunRecord& r) {
     if (r.attempts.empty()) return;
     Attempt& a = r.attempts.back();
     if (submitted.ok()) {
@@ -77,7 +84,10 @@ Status RecordSubmission(const std::string& dir, const Status& submitted, const s
       a.reason = submitted.message();
       a.ended = NowIso();
     }
-  });
+  };
+  change(r);
+  if (durable) return SaveRunRecord(dir, r);
+  return WriteVisible(fs::Join(dir, "run.json"), r.ToJson().dump(2) + "\n");
 }
 
 // The detached runner of a local sweep: starts the tasks with at most
@@ -231,6 +241,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   rec.spec_hash = out.spec_hash;
   rec.attempts.push_back(NewAttempt(backend_name, dir));
 
+  std::vector<std::string> to_sync = {spec.runs_root};
   if (sweep) {
     for (size_t i = 0; i < tasks.size(); ++i) {
       SubmittedTask t;
@@ -248,14 +259,14 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
       tr.sweep_id = out.id;
       tr.sweep_index = t.index;
       tr.attempts.push_back(NewAttempt(backend_name, dir));
-      HPCAI_RETURN_IF_ERROR(WriteRunFiles(t.run_dir, CanonicalYaml(tasks[i], false), out.script, tr));
-      HPCAI_RETURN_IF_ERROR(registry.AddToIndex({t.run_id, t.run_dir, t.name, "run"}));
+      HPCAI_RETURN_IF_ERROR(WriteRunFiles(t.run_dir, CanonicalYaml(tasks[i], false), out.script, tr, &to_sync));
+      HPCAI_RETURN_IF_ERROR(registry.AddToIndex({t.run_id, t.run_dir, t.name, "run"}, /*durable=*/false));
       rec.tasks.push_back(t.run_id);
       out.tasks.push_back(t);
     }
   }
-  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, CanonicalYaml(spec, true), out.script, rec));
-  HPCAI_RETURN_IF_ERROR(registry.AddToIndex({out.id, dir, spec.name, out.kind}));
+  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, CanonicalYaml(spec, true), out.script, rec, &to_sync));
+  HPCAI_RETURN_IF_ERROR(registry.AddToIndex({out.id, dir, spec.name, out.kind}, /*durable=*/false));
 
   SubmitRequest req;
   req.script_path = fs::Join(dir, "job.sbatch");
@@ -274,6 +285,8 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     out.submit_status = pid.ok() ? Status::OK() : pid.status();
     out.job_id = pid.ok() ? "local-" + std::to_string(*pid) : "";
     HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, pid.ok() ? *pid : 0, "RUNNING"));
+    to_sync.push_back(registry.home() + "/index");
+    HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
     return out;
   }
 
@@ -284,11 +297,15 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     out.job_id = submitted->job_id;
   }
   HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, submitted.ok() ? submitted->pid : 0,
-                                         live_state));
+                                         live_state, "", /*durable=*/false));
   for (auto& t : out.tasks) {
     if (submitted.ok()) t.job_id = out.job_id + "_" + std::to_string(t.index);
-    HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state));
+    HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state, "", false));
   }
+  to_sync.push_back(registry.home() + "/index");
+  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
+  to_sync.push_back(registry.home() + "/index/" + out.id);
+  HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
   return out;
 }
 

@@ -95,8 +95,10 @@ class Registry {
   // when another process took the same id.  Returns the id; *dir = the path.
   Result<std::string> ClaimRunId(const std::string& parent, const std::string& name, std::string* dir) const;
 
-  // Adds (or replaces) the index entry of a run.
-  Status AddToIndex(const IndexEntry& entry) const;
+  // Adds (or replaces) the index entry of a run, atomically.  With
+  // durable = false it is not fsync'ed (the caller fsyncs the file and the
+  // index directory later, e.g. submission's single durability barrier).
+  Status AddToIndex(const IndexEntry& entry, bool durable = true) const;
   // Every index entry, sorted by id.  Unreadable entries are skipped.
   Result<std::vector<IndexEntry>> List() const;
   // A run or sweep from a reference: an exact id, else a name (the latest run
