@@ -80,6 +80,7 @@ class Trainer {
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
   int64_t eval_every_ = 0;
   bool eval_per_epoch_ = false;
+  bool device_ = false;  // the model's params live on a GPU
   std::string compat_key_;
 
   TrainState st_;  // what a checkpoint restores
@@ -148,29 +149,41 @@ Status Trainer::Setup() {
   std::optional<int64_t> max_steps = options_.max_steps ? options_.max_steps : spec_.training.max_steps;
   if (max_steps) total_steps_ = std::min(total_steps_, std::max<int64_t>(0, *max_steps));
 
-  auto model = Model::Create(spec_.model, info.sample_shape, info.num_classes, spec_.training.seed);
+  ModelOptions mo;
+  mo.backend = spec_.resources.gpus_per_node > 0 ? "cuda" : "cpu";
+  mo.allow_tf32 = spec_.training.precision == "tf32";
+  auto model = Model::Create(spec_.model, info.sample_shape, info.num_classes, spec_.training.seed, mo);
   if (!model.ok()) return model.status().WithContext("model");
   model_ = std::move(model).value();
   model_->SetThreads(env_.threads);
   model_->Reserve((spec_.training.global_batch + comm_.size() - 1) / comm_.size());
   params_ = model_->params();
-  auto opt = Optimizer::Create(spec_.optimizer, params_);
+  device_ = !params_.empty() && params_[0]->device_grad != nullptr;
+  auto opt = Optimizer::Create(spec_.optimizer, params_, model_->backend());
   if (!opt.ok()) return opt.status().WithContext("optimizer");
   optimizer_ = std::move(opt).value();
 
-  // The control tensor goes first in forward order, so it lands in the last
-  // bucket; its pseudo-layer (past the last real one) never fires, so that
-  // bucket starts in Wait(), after the loss of this step is known.
+  // CPU: the control tensor goes first in forward order, so it lands in the
+  // last bucket; its pseudo-layer (past the last real one) never fires, so
+  // that bucket starts in Wait(), after the loss of this step is known.
+  // Device models reduce device gradients (NCCL) and the control values in
+  // one small host allreduce after Wait() instead.
   control_.assign(kControlSize, 0.f);
   std::vector<GradTensor> tensors;
-  GradTensor ctl;
-  ctl.name = "control";
-  ctl.layer = model_->num_layers();
-  ctl.data = control_.data();
-  ctl.size = kControlSize;
-  tensors.push_back(ctl);
-  for (GradTensor& t : GradTensorsOf(params_)) tensors.push_back(std::move(t));
-  auto sync = comm_.CreateGradientSync(std::move(tensors), GradientSyncOptions{});
+  if (device_) {
+    for (Param* p : params_) tensors.push_back(GradTensor{p->name, p->layer, p->device_grad, p->size()});
+  } else {
+    GradTensor ctl;
+    ctl.name = "control";
+    ctl.layer = model_->num_layers();
+    ctl.data = control_.data();
+    ctl.size = kControlSize;
+    tensors.push_back(ctl);
+    for (GradTensor& t : GradTensorsOf(params_)) tensors.push_back(std::move(t));
+  }
+  GradientSyncOptions so;
+  so.cuda_stream = model_->device_stream();
+  auto sync = comm_.CreateGradientSync(std::move(tensors), so);
   if (!sync.ok()) return sync.status();
   sync_ = std::move(sync).value();
 
@@ -446,6 +459,8 @@ Status Trainer::Restore(bool* resumed) {
     HPCAI_RETURN_IF_ERROR(comm_.Broadcast(s.data->data(), static_cast<int64_t>(s.data->size()), 0));
   }
   optimizer_->set_steps(meta->get("optimizer_step").as_int());
+  model_->SyncToDevice();
+  optimizer_->SyncStateToDevice();
 
   // RNG states: ranks that existed when it was written continue their stream.
   const int saved_world = static_cast<int>(meta->get("world_size").as_int(1));
@@ -513,6 +528,8 @@ Status Trainer::Restore(bool* resumed) {
 // asynchronous write surfaces as a warning at the next checkpoint.
 Status Trainer::SaveCheckpoint(const char* why, bool wait) {
   const double t0 = Now();
+  model_->SyncToHost();
+  optimizer_->SyncStateToHost();
   uint64_t mine[2] = {dropout_rng_.state0(), dropout_rng_.state1()};
   std::vector<uint64_t> all(is_root_ ? 2 * static_cast<size_t>(comm_.size()) : 0);
   HPCAI_RETURN_IF_ERROR(comm_.Gather(mine, 2, is_root_ ? all.data() : nullptr, 0));
@@ -567,7 +584,9 @@ Status Trainer::SaveCheckpoint(const char* why, bool wait) {
 Result<TrainSummary> Trainer::Run() {
   const double run_t0 = Now();
   // Same initial parameters everywhere, whatever each rank computed.
+  model_->SyncToHost();
   for (Param* p : params_) HPCAI_RETURN_IF_ERROR(comm_.Broadcast(p->value.data(), p->size(), 0));
+  model_->SyncToDevice();
   if (is_root_ && options_.progress) {
     std::printf("hpcai-train: %s | %d rank%s x %d thread%s (%s) | %lld samples, %lld steps/epoch, %lld steps\n",
                 model_->Describe().c_str(), comm_.size(), comm_.size() == 1 ? "" : "s", env_.threads,
@@ -621,6 +640,12 @@ Result<TrainSummary> Trainer::Run() {
       control_[kStop] = (StopSignalReceived() != 0 || st_.step + 1 == options_.stop_at_step) ? 1.f : 0.f;
       control_[kCheckpointDue] = (is_root_ && every_seconds > 0 && t2 - last_ckpt_time_ >= every_seconds) ? 1.f : 0.f;
       Status ws = sync_->Wait();
+      if (ws.ok() && device_) {
+        double c[kControlSize];
+        for (int i = 0; i < kControlSize; ++i) c[i] = control_[i];
+        ws = comm_.AllreduceSum(c, kControlSize);
+        for (int i = 0; i < kControlSize; ++i) control_[i] = static_cast<float>(c[i]);
+      }
       const double t3 = Now();
       if (!ws.ok()) return AgreeStatus(comm_, ws);
       if (control_[kDataError] > 0) return AgreeStatus(comm_, local);
@@ -705,6 +730,7 @@ Result<TrainSummary> Trainer::Run() {
   summary.data_fraction = total_wall_ > 0 ? total_data_ / total_wall_ : 0;
   summary.seconds = Now() - run_t0;
   if (options_.return_params) {
+    model_->SyncToHost();
     for (Param* p : params_) summary.final_params.insert(summary.final_params.end(), p->value.begin(), p->value.end());
   }
   WriteHeartbeat(stop ? "preempted" : "done");
