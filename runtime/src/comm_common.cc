@@ -67,6 +67,7 @@ std::string Communicator::where() const {
 }
 
 Status AgreeStatus(Communicator& comm, const Status& local) {
+  if (comm.size() == 1) return local;  // nothing to agree on; keep the message as is
   // The lowest failing rank wins: encode it as (size - rank) so MAX finds it.
   int64_t key = local.ok() ? 0 : static_cast<int64_t>(comm.size() - comm.rank());
   HPCAI_RETURN_IF_ERROR(comm.AllreduceMax(&key, 1));
