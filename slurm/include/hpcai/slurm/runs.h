@@ -82,8 +82,9 @@ Result<std::vector<IndexEntry>> SelectRuns(const Registry& registry, const std::
 // States of `entries` with ONE batched Slurm query for all live Slurm jobs
 // (none when nothing is live); final states come from run.json, else from the
 // run directory's exit files and Slurm's jobcomp log, and are written back to
-// run.json once known.
-StatusResult CollectStatus(const std::vector<IndexEntry>& entries);
+// run.json once known.  `slurm` replaces the Slurm backend (unit tests);
+// nullptr = MakeBackend("slurm") when a query is needed.
+StatusResult CollectStatus(const std::vector<IndexEntry>& entries, Backend* slurm = nullptr);
 
 // True for states after which a job does not run again by itself.
 bool IsFinalState(const std::string& state);
