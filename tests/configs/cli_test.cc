@@ -283,9 +283,9 @@ TEST_F(CliData, CnnInputMustMatchTheData) {
   RunResult flat = Hpcai({"validate", "s.yaml", "--set", "model.type=cnn"});
   EXPECT_EQ(flat.rc, 2);
   EXPECT_EQ(flat.err, "hpcai: error: the model does not fit data.train " + dir_ +
-                          "/data/train (samples 20, 3 classes): model.type cnn needs image samples of shape HxW or "
-                          "CxHxW, but the data's samples are 20 (rank 1); use model.type mlp, or convert the data "
-                          "with its image shape\n");
+                          "/data/train (samples 20, 3 classes): model.type cnn needs image samples of shape CxHxW "
+                          "(e.g. 1x28x28), but the data's samples are 20 (rank 1); use model.type mlp, or convert "
+                          "the data with its image shape\n");
   RunResult img = Hpcai({"validate", "s.yaml", "--set", "data.train=data/img", "--set", "data.val=null", "--set",
                          "model.type=cnn", "--set", "training.global_batch=10"});
   EXPECT_EQ(img.rc, 0) << img.err;
