@@ -85,6 +85,14 @@ std::vector<std::string> SectionKeys(std::string_view section);
 // Conv layer keys, in canonical order.
 const std::vector<std::string>& ConvKeys();
 
+// "Did you mean" for an unknown `key` inside `section` ("" = top level):
+// a close spelling in the same section, a known synonym (learning_rate ->
+// optimizer.lr), the same key in another section, or a close full path.
+// Returns a full dotted path (or a top-level key), or "" when nothing is close.
+std::string SuggestKey(const std::string& section, const std::string& key);
+// The same for a dotted path as written in --set or a sweep ("optimizer.learnig_rate").
+std::string SuggestDottedPath(const std::string& path);
+
 // Name rule shared by `name` and sweep point names.
 bool IsSafeName(std::string_view s);
 

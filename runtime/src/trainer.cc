@@ -48,7 +48,7 @@ class Trainer {
   void WriteHeartbeat(const std::string& phase, int64_t step, int64_t epoch);
   void Append(const Json& line);
   void Warn(const std::string& what);
-  Status NonFinite(int64_t step, double loss, const GradCheck& check);
+  Status NonFinite(int64_t step, double loss, bool local_loss_finite, const io::Batch* batch);
 
   const ResolvedSpec& spec_;
   TrainOptions options_;
@@ -71,7 +71,7 @@ class Trainer {
 
   // Logging window (since the last log line) and run totals.
   struct Window {
-    int64_t steps = 0;
+    int64_t steps = 0, loss_steps = 0;  // loss_steps: steps not skipped as non-finite
     double loss = 0, samples = 0, wall = 0, data = 0, compute = 0, comm = 0;
   } window_;
   double total_samples_ = 0, total_wall_ = 0, total_data_ = 0;
@@ -140,6 +140,7 @@ Status Trainer::Setup() {
   if (!model.ok()) return model.status().WithContext("model");
   model_ = std::move(model).value();
   model_->SetThreads(env_.threads);
+  model_->Reserve((spec_.training.global_batch + comm_.size() - 1) / comm_.size());
   params_ = model_->params();
   auto opt = Optimizer::Create(spec_.optimizer, params_);
   if (!opt.ok()) return opt.status().WithContext("optimizer");
@@ -209,7 +210,7 @@ void Trainer::MarkFailed(const Status& st) {
   j.set("type", "error");
   j.set("code", CodeName(st.code()));
   j.set("message", st.message());
-  j.set("time", UnixNow());
+  j.set("time_ms", static_cast<int64_t>(UnixNow() * 1000.0));
   Append(j);
 }
 
@@ -221,7 +222,7 @@ void Trainer::Log(int64_t step, int64_t epoch, double lr, double grad_norm) {
   m.total_steps = total_steps_;
   m.epoch = epoch;
   m.epochs = spec_.training.epochs;
-  m.loss = w.loss / w.steps;
+  m.loss = w.loss_steps > 0 ? w.loss / w.loss_steps : std::nan("");
   m.lr = lr;
   m.grad_norm = grad_norm;
   m.samples_per_sec = w.wall > 0 ? w.samples / w.wall : 0;
@@ -292,36 +293,45 @@ Status Trainer::Eval(int64_t step, int64_t epoch) {
   return Status::OK();
 }
 
-Status Trainer::NonFinite(int64_t step, double loss, const GradCheck& check) {
-  std::string what;
-  if (!std::isfinite(loss)) {
-    what = "loss is " + std::string(std::isnan(loss) ? "nan" : "inf");
-  } else {
-    what = "loss " + std::to_string(loss) + " is finite but the gradient norm is not";
-  }
-  if (check.first_nonfinite >= 0) {
-    const Param* p = params_[check.first_nonfinite];
-    what += "; first non-finite gradient (in backward order) in layer " + std::to_string(p->layer) + " ('" +
-            p->name + "'), " + std::to_string(check.nonfinite_tensors) + " of " +
-            std::to_string(params_.size()) + " tensors affected";
-  } else if (!std::isfinite(loss)) {
-    // Find where the forward pass went wrong: a parameter already non-finite?
-    const Param* bad = nullptr;
-    for (const Param* p : params_) {
-      for (float v : p->value) {
-        if (!std::isfinite(v)) {
-          bad = p;
-          break;
-        }
+// The same Status on every rank.  A rank whose own loss was non-finite saw
+// the problem in its forward pass (its layer outputs show where); the lowest
+// such rank's diagnosis wins.  Otherwise the problem arose in backward or in
+// the reduced gradients, which every rank holds identically.  Collective.
+Status Trainer::NonFinite(int64_t step, double loss, bool local_loss_finite, const io::Batch* batch) {
+  std::string what = std::isfinite(loss) ? "loss " + std::to_string(loss) + " is finite but the gradient norm is not"
+                                         : "loss is " + std::string(std::isnan(loss) ? "nan" : "inf");
+  const std::string hint =
+      " (hint: check the data for NaN/Inf, lower optimizer.lr, set optimizer.grad_clip, or set "
+      "training.skip_nonfinite: true to skip such steps)";
+  // Bad input data is the most common cause and the most useful thing to
+  // name; only this rank holds its slice of the batch.
+  int64_t bad_sample = -1;
+  if (batch != nullptr && batch->local_size > 0) {
+    const int64_t dim = static_cast<int64_t>(batch->x.size()) / batch->local_size;
+    for (int64_t i = 0; i < static_cast<int64_t>(batch->x.size()); ++i) {
+      if (!std::isfinite(batch->x[i])) {
+        bad_sample = i / dim;
+        break;
       }
-      if (bad) break;
     }
-    what += bad ? "; parameter '" + bad->name + "' (layer " + std::to_string(bad->layer) + ") is non-finite"
-                : std::string("; all parameters are finite, so the forward pass of this batch overflowed");
   }
-  return Status::Numerical("step " + std::to_string(step) + ": " + what +
-                           " (hint: lower optimizer.lr, set optimizer.grad_clip, or set "
-                           "training.skip_nonfinite: true to skip such steps)");
+  Status origin;
+  if (bad_sample >= 0) {
+    origin = Status::Numerical(
+        "step " + std::to_string(step) + ": " + what + "; the input holds NaN/Inf: sample " +
+        std::to_string(batch->local_offset + bad_sample) + " of global batch " +
+        std::to_string(batch->step_in_epoch) + " of epoch " + std::to_string(batch->epoch + 1) + " (data.train " +
+        spec_.data.train + ")" + hint);
+  } else if (!local_loss_finite) {
+    const std::string diag = model_->DiagnoseNonFinite();
+    origin = Status::Numerical("step " + std::to_string(step) + ": " + what + "; first non-finite value: " +
+                               (diag.empty() ? std::string("not found") : diag) + hint);
+  }
+  const std::string diag = model_->DiagnoseNonFinite();
+  what += "; first non-finite value: " + (diag.empty() ? std::string("not found") : diag);
+  Status agreed = AgreeStatus(comm_, origin);
+  if (!agreed.ok()) return agreed;
+  return Status::Numerical("step " + std::to_string(step) + ": " + what + hint);
 }
 
 Result<TrainSummary> Trainer::Run() {
@@ -385,18 +395,19 @@ Result<TrainSummary> Trainer::Run() {
 
       // Identical on every rank from here: same reduced grads and control.
       const double loss = static_cast<double>(control_[kLossSum]) / static_cast<double>(global_n);
-      const GradCheck check = CheckGradients(params_);
-      const double norm = std::sqrt(check.sum_squares);
       const double lr = LearningRate(spec_.optimizer, spec_.schedule, step, total_steps_);
-      if (!std::isfinite(loss) || check.first_nonfinite >= 0 || !std::isfinite(norm)) {
-        Status bad = NonFinite(step + 1, loss, check);
-        if (!spec_.training.skip_nonfinite) return bad;
+      // Step() leaves everything untouched when the gradient norm is not
+      // finite; a non-finite loss never reaches it.
+      const double norm = std::isfinite(loss) ? optimizer_->Step(lr) : std::nan("");
+      if (!std::isfinite(norm)) {
+        Status bad = NonFinite(step + 1, loss, std::isfinite(loss_sum), have ? &batch : nullptr);
+        if (!bad.ok() && !spec_.training.skip_nonfinite) return bad;
         ++skipped_;
         if (is_root_) std::fprintf(stderr, "hpcai-train: warning: skipping %s\n", bad.message().c_str());
       } else {
-        optimizer_->Step(lr);
         last_norm = norm;
         window_.loss += loss;
+        window_.loss_steps++;
       }
       const double t4 = Now();
       ++step;

@@ -39,17 +39,6 @@ using EnvLookup = std::function<const char*(const char*)>;
 RankEnvironment ResolveRankEnvironment(const ResolvedSpec& spec, int mpi_local_rank,
                                        int threads_override, const EnvLookup& env);
 
-struct Param;
-
-// Numerical guard over the (already reduced) gradients, one pass.
-struct GradCheck {
-  double sum_squares = 0;     // over the finite tensors
-  int first_nonfinite = -1;   // index into params of the first non-finite tensor in
-                              // BACKWARD order (where the problem started), -1 if none
-  int nonfinite_tensors = 0;
-};
-GradCheck CheckGradients(const std::vector<Param*>& params);
-
 // training.eval_every: "epoch" -> 0 with *per_epoch = true; "N" -> N (0 =
 // never); anything else -> -1.
 int64_t ParseEvalEvery(const std::string& text, bool* per_epoch);
