@@ -1,6 +1,7 @@
 // `hpcai data`: convert inputs into hpcai HDF5 datasets, make synthetic ones,
 // and inspect/verify them (format: docs/data-format.md).
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -304,6 +305,14 @@ Result<double> RawReadSeconds(const std::vector<std::string>& files, std::vector
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// CPU seconds used by the whole process (all threads) so far.
+double ProcessCpuSeconds() {
+  struct rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 // Busy work standing in for a training step (keeps one core busy like compute does).
 void Spin(double ms) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double, std::milli>(ms);
@@ -335,13 +344,16 @@ int RunBench(const BenchArgs& a) {
   auto reader = io::ShardReader::Open(a.dir, o);
   if (!reader.ok()) return ReportError(reader.status());
   double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_open).count();
-  std::vector<double> raw_s, rd_s, stall_frac;
+  std::vector<double> raw_s, rd_s, stall_frac, raw_cpu, rd_cpu;
   io::Batch b;
   for (int rep = 0; rep < a.repeats; ++rep) {
     // Alternate reference and reader in the same run (noise hits both).
+    double c0 = ProcessCpuSeconds();
     auto raw = RawReadSeconds(files, &buf, &sink);
     if (!raw.ok()) return ReportError(raw.status());
     raw_s.push_back(*raw);
+    raw_cpu.push_back(ProcessCpuSeconds() - c0);
+    c0 = ProcessCpuSeconds();
     auto t0 = std::chrono::steady_clock::now();
     (*reader)->Seek(rep, 0);
     (*reader)->TakeStallSeconds();
@@ -354,6 +366,7 @@ int RunBench(const BenchArgs& a) {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rd_s.push_back(secs);
+    rd_cpu.push_back(ProcessCpuSeconds() - c0);
     stall_frac.push_back((*reader)->TakeStallSeconds() / secs);
   }
   const double raw_mbs = static_cast<double>(file_bytes) / 1e6 / Median(raw_s);
@@ -374,6 +387,12 @@ int RunBench(const BenchArgs& a) {
     j.set("raw_mb_s", raw_mbs);
     j.set("reader_mb_s", rd_mbs);
     j.set("ratio", rd_mbs / raw_mbs);
+    // CPU cost per byte (all threads), robust on a busy machine; excludes the
+    // busy "step" when --compute-ms is set only if that is 0.
+    j.set("raw_cpu_mb_s", static_cast<double>(file_bytes) / 1e6 / std::max(1e-9, Median(raw_cpu)));
+    j.set("reader_cpu_mb_s", x_float_bytes / 1e6 / std::max(1e-9, Median(rd_cpu)));
+    j.set("cpu_ratio", (x_float_bytes / std::max(1e-9, Median(rd_cpu))) /
+                           (static_cast<double>(file_bytes) / std::max(1e-9, Median(raw_cpu))));
     j.set("stall_fraction", Median(stall_frac));
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -384,6 +403,11 @@ int RunBench(const BenchArgs& a) {
     std::printf("  raw read(2) of the shard files : %8.1f MB/s  (%.1f MB)\n", raw_mbs, file_bytes / 1e6);
     std::printf("  reader, float32 x delivered    : %8.1f MB/s  (%.1f MB per epoch)\n", rd_mbs, x_float_bytes / 1e6);
     std::printf("  ratio reader / raw             : %8.2f\n", rd_mbs / raw_mbs);
+    std::printf("  per CPU-second (all threads)   : raw %.1f MB, reader %.1f MB, ratio %.2f\n",
+                static_cast<double>(file_bytes) / 1e6 / std::max(1e-9, Median(raw_cpu)),
+                x_float_bytes / 1e6 / std::max(1e-9, Median(rd_cpu)),
+                (x_float_bytes / std::max(1e-9, Median(rd_cpu))) /
+                    (static_cast<double>(file_bytes) / std::max(1e-9, Median(raw_cpu))));
     std::printf("  open (incl. cache load)        : %8.3f s\n", open_s);
     if (a.compute_ms > 0) std::printf("  data stall                     : %8.1f %% of the loop\n", 100 * Median(stall_frac));
   }

@@ -131,6 +131,43 @@ TEST_F(CheckpointTest, ReadableWithH5py) {
   EXPECT_EQ(t::RunCommand("/usr/bin/python3 " + dir_ + "/check.py", &out), 0) << out;
 }
 
+TEST_F(CheckpointTest, LoadsIntoAPyTorchStateDict) {
+  // An MLP 20-64-10 as the runtime names it (dense<i>.weight is (out, in)),
+  // plus optimizer state the script must skip.
+  std::vector<float> w0(64 * 20), b0(64), w1(10 * 64), b1(10), m0(64 * 20, 0.5f);
+  for (size_t i = 0; i < w0.size(); ++i) w0[i] = 0.01f * static_cast<float>(i);
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] = -0.02f * static_cast<float>(i);
+  for (size_t i = 0; i < b0.size(); ++i) b0[i] = static_cast<float>(i);
+  for (size_t i = 0; i < b1.size(); ++i) b1[i] = 100.0f + static_cast<float>(i);
+  CheckpointData d;
+  d.meta.step = 42;
+  d.rng = {RngState{1, 2}};
+  d.tensors = {{"params/dense0.weight", {64, 20}, w0.data()}, {"params/dense0.bias", {64}, b0.data()},
+               {"params/dense1.weight", {10, 64}, w1.data()}, {"params/dense1.bias", {10}, b1.data()},
+               {"optim/m/dense0.weight", {64, 20}, m0.data()}};
+  auto path = WriteCheckpoint(dir_, d, 0);
+  ASSERT_TRUE(path.ok());
+  const char* src = std::getenv("HPCAI_SOURCE_DIR");
+  const std::string repo = src && *src ? src : fs::Dirname(fs::Dirname(fs::Dirname(fs::SelfExe())));
+  std::string out;
+  ASSERT_EQ(t::RunCommand("/usr/bin/python3 " + repo + "/scripts/ckpt_to_torch.py " + *path + " --check-mlp --out " +
+                              dir_ + "/mlp.pt",
+                          &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("loaded into torch_ref.MLP(20, [64], 10) strict"), std::string::npos) << out;
+  out.clear();
+  ASSERT_EQ(t::RunCommand("/usr/bin/python3 -c \"import torch; sd = torch.load('" + dir_ +
+                              "/mlp.pt'); print(float(sd['out.weight'][1, 0]), float(sd['hidden.0.bias'][5]), "
+                              "sorted(sd))\"",
+                          &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("-1.2799999713897705 5.0 ['hidden.0.bias', 'hidden.0.weight', 'out.bias', 'out.weight']"),
+            std::string::npos)
+      << out;
+}
+
 TEST_F(CheckpointTest, FlippedByteFallsBackToThePreviousOne) {
   State a(100), b(200);
   ASSERT_TRUE(WriteCheckpoint(dir_, a.data, 3).ok());
