@@ -84,6 +84,14 @@ Status AgreeStatus(Communicator& comm, const Status& local) {
   int code = std::atoi(text.substr(0, nl).c_str());
   std::string message = nl == std::string::npos ? std::string() : text.substr(nl + 1);
   if (code <= 0 || code > static_cast<int>(Code::kInternal)) code = static_cast<int>(Code::kInternal);
+  // Already agreed once (nested agreement): keep the first rank prefix only.
+  if (message.rfind("rank ", 0) == 0) {
+    const size_t colon = message.find(": ");
+    if (colon != std::string::npos && colon > 5 &&
+        message.find_first_not_of("0123456789", 5) == colon) {
+      return Status(static_cast<Code>(code), message);
+    }
+  }
   return Status(static_cast<Code>(code), "rank " + std::to_string(root) + ": " + message);
 }
 

@@ -300,6 +300,9 @@ TEST(AgreeStatus, EveryRankGetsTheLowestFailure) {
   EXPECT_EQ(all.code(), Code::kNumerical);
   EXPECT_EQ(all.message(), (n == 1 ? "" : "rank 0: ") + std::string("loss is nan at step 3"));
 
+  // Agreeing on an agreed status does not stack prefixes.
+  EXPECT_EQ(AgreeStatus(*comm, agreed).message(), agreed.message());
+
   // The same message on every rank (compare via a broadcast of rank 0's view).
   std::string seen = agreed.message();
   std::string root_view = seen;
