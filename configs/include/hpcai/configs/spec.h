@@ -193,6 +193,13 @@ std::string SpecHash(const ResolvedSpec& spec);
 // is invalid (cannot happen for a spec that LoadSpec* accepted).
 Result<std::vector<ResolvedSpec>> ExpandSweep(const ResolvedSpec& spec);
 
+// The part of a spec that decides whether a checkpoint can be loaded: the
+// model (tensor names and shapes) and the optimizer type (its state tensors).
+// sha256 hex.  Everything else (epochs, lr, batch, resources) may change
+// between a checkpoint and a resume.
+std::string CheckpointCompatKey(const ResolvedSpec& spec);
+
+
 // Number of grid points of a sweep (1 without a sweep).
 int64_t SweepPoints(const SweepSpec& sweep);
 
