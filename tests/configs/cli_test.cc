@@ -360,5 +360,32 @@ TEST_F(CliData, EverySweepPointIsCheckedAgainstTheData) {
   EXPECT_NE(r.err.find("kernel 9 (padding 0) is larger than its 8x8 input"), std::string::npos) << r.err;
 }
 
+// The shipped examples against the real data they name (Fashion-MNIST from
+// the dataset-fashion-mnist package, the smoke set from `hpcai data synth`,
+// made as the examples' comments say).
+TEST_F(Cli, ExamplesValidateAgainstTheirData) {
+  const std::string fmnist = "/usr/share/datasets/fashion-mnist";
+  ASSERT_TRUE(stdfs::exists(fmnist)) << fmnist << " is missing (Debian package dataset-fashion-mnist)";
+  RunResult conv = Hpcai({"data", "convert", "-q", "--from", "idx", fmnist, "--out", "data/fmnist"});
+  ASSERT_EQ(conv.rc, 0) << conv.err;
+  RunResult s1 = Hpcai({"data", "synth", "-q", "--samples", "2048", "--features", "32", "--classes", "4", "--out",
+                        "data/smoke/train"});
+  RunResult s2 = Hpcai({"data", "synth", "-q", "--samples", "512", "--features", "32", "--classes", "4", "--seed", "1",
+                        "--out", "data/smoke/val"});
+  ASSERT_EQ(s1.rc + s2.rc, 0) << s1.err << s2.err;
+  RunResult mlp = Hpcai({"validate", Example("fashion-mnist-mlp.yaml")});
+  ASSERT_EQ(mlp.rc, 0) << mlp.err;
+  EXPECT_NE(mlp.out.find("60,000 train / 10,000 val samples of 1x28x28 uint8, 10 classes"), std::string::npos) << mlp.out;
+  EXPECT_NE(mlp.out.find("235 per epoch x 15 epochs = 3,525"), std::string::npos) << mlp.out;
+  EXPECT_NE(mlp.out.find("mlp 784-256-128-10, 235,146 parameters"), std::string::npos) << mlp.out;
+  RunResult cnn = Hpcai({"validate", Example("fashion-mnist-cnn.yaml")});
+  ASSERT_EQ(cnn.rc, 0) << cnn.err;
+  EXPECT_NE(cnn.out.find("cnn 1x28x28 -> 32x14x14 -> 64x7x7 -> 128 -> 10, 421,642 parameters"), std::string::npos)
+      << cnn.out;
+  RunResult smoke = Hpcai({"validate", Example("smoke.yaml")});
+  ASSERT_EQ(smoke.rc, 0) << smoke.err;
+  EXPECT_NE(smoke.out.find("32 per epoch x 1 epochs = 32"), std::string::npos) << smoke.out;
+}
+
 }  // namespace
 }  // namespace hpcai
