@@ -384,7 +384,7 @@ TEST_F(Cli, ExamplesValidateAgainstTheirData) {
       << cnn.out;
   RunResult smoke = Hpcai({"validate", Example("smoke.yaml")});
   ASSERT_EQ(smoke.rc, 0) << smoke.err;
-  EXPECT_NE(smoke.out.find("32 per epoch x 1 epochs = 32"), std::string::npos) << smoke.out;
+  EXPECT_NE(smoke.out.find("32 per epoch x 1 epoch = 32"), std::string::npos) << smoke.out;
 }
 
 }  // namespace
