@@ -44,6 +44,10 @@ class CpuBackendImpl final : public Backend {
     if (count > 0) std::memset(dst, 0, sizeof(float) * count);
   }
   void Synchronize() override {}
+  void StageIn(void* dst, const void* host, int64_t bytes, int /*slot*/) override {
+    if (bytes > 0 && dst != host) std::memcpy(dst, host, static_cast<size_t>(bytes));
+  }
+  void ReleaseSlot(int /*slot*/) override {}
 
   void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
             int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
@@ -68,17 +72,17 @@ class CpuBackendImpl final : public Backend {
                              float scale, float* dlogits, int64_t* correct) override {
     return cpu::SoftmaxCrossEntropy(n, c, logits, labels, scale, dlogits, correct);
   }
-  void Im2colNhwc(const cpu::ConvGeometry& g, int64_t n, const float* x, float* col) override {
+  void Im2colNhwc(const ConvGeometry& g, int64_t n, const float* x, float* col) override {
     cpu::Im2colNhwc(g, n, x, col);
   }
-  void Col2imNhwc(const cpu::ConvGeometry& g, int64_t n, const float* col, float* dx) override {
+  void Col2imNhwc(const ConvGeometry& g, int64_t n, const float* col, float* dx) override {
     cpu::Col2imNhwc(g, n, col, dx);
   }
-  void MaxPoolForward(const cpu::PoolGeometry& g, int64_t n, const float* x, float* y,
+  void MaxPoolForward(const PoolGeometry& g, int64_t n, const float* x, float* y,
                       int32_t* argmax) override {
     cpu::MaxPoolForward(g, n, x, y, argmax);
   }
-  void MaxPoolBackward(const cpu::PoolGeometry& g, int64_t n, const float* dy,
+  void MaxPoolBackward(const PoolGeometry& g, int64_t n, const float* dy,
                        const int32_t* argmax, float* dx) override {
     cpu::MaxPoolBackward(g, n, dy, argmax, dx);
   }

@@ -3,13 +3,13 @@
 #include <vector>
 
 #include "hpcai/kernels/cpu.h"
+#include "hpcai/kernels/elements.h"
 
 namespace hpcai::kernels::cpu {
 namespace {
 
-// Rows per fp32 partial sum in bias gradients; partials are added in double.
-constexpr int64_t kBiasBlockRows = 256;
-
+// Bias gradients: the additions of elements.h's BiasGradColumn (fp32 blocks
+// of kBiasBlockRows rows, blocks added in double), vectorised across columns.
 // Per-thread scratch that only grows (no allocation per step once warm).
 struct BiasScratch {
   std::vector<float> block;
@@ -49,11 +49,9 @@ void ForwardImpl(int64_t n, int64_t d, const float* bias, float* z, float* y,
     float* yr = y + i * d;
     const uint64_t base = static_cast<uint64_t>(row_offset + i) * static_cast<uint64_t>(d);
     for (int64_t j = 0; j < d; ++j) {
-      float v = zr[j] + bias[j];
+      const float v = zr[j] + bias[j];
       zr[j] = v;
-      float a = Act<A>::Forward(v);
-      if constexpr (kDrop) a = DropoutApply(dp, base + j, a);
-      yr[j] = a;
+      yr[j] = BiasActForwardElement<A, kDrop>(v, dp, base + j);
     }
   }
 }
@@ -71,16 +69,7 @@ void BackwardImpl(int64_t n, int64_t d, const float* saved, const float* dy,
     float* dr = dz + i * d;
     const uint64_t base = static_cast<uint64_t>(row_offset + i) * static_cast<uint64_t>(d);
     for (int64_t j = 0; j < d; ++j) {
-      float g = gr[j];
-      if constexpr (kDrop) g = DropoutApply(dp, base + j, g);
-      float v;
-      if constexpr (ActivationNeedsZ(A)) {
-        v = Act<A>::Backward(sr[j], g);  // saved is z
-      } else if constexpr (kFromZ) {
-        v = Act<A>::Backward(Act<A>::Forward(sr[j]), g);
-      } else {
-        v = Act<A>::Backward(sr[j], g);  // saved is y
-      }
+      const float v = BiasActBackwardElement<A, kDrop, kFromZ>(sr[j], gr[j], dp, base + j);
       dr[j] = v;
       if constexpr (kBias) block[j] += v;
     }

@@ -1,26 +1,12 @@
 // Reductions and the optimizer update loops.
 #include "hpcai/kernels/cpu.h"
+#include "hpcai/kernels/elements.h"
 
 namespace hpcai::kernels::cpu {
-namespace {
-// Elements per fp32 partial sum; partials are added in double, in order.
-constexpr int64_t kSumBlock = 256;
-}  // namespace
-
 double SumSquares(int64_t n, const float* x) {
   double total = 0.0;
   for (int64_t b = 0; b < n; b += kSumBlock) {
-    const int64_t e = b + kSumBlock < n ? b + kSumBlock : n;
-    // 8 independent fp32 lanes (vectorisable, fixed order), then in order to double.
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = b;
-    for (; i + 8 <= e; i += 8) {
-      for (int l = 0; l < 8; ++l) lane[l] += x[i + l] * x[i + l];
-    }
-    for (; i < e; ++i) lane[0] += x[i] * x[i];
-    double part = 0.0;
-    for (int l = 0; l < 8; ++l) part += lane[l];
-    total += part;
+    total += SumSquaresBlock(x, b, b + kSumBlock < n ? b + kSumBlock : n);
   }
   return total;
 }

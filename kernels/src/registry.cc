@@ -5,17 +5,14 @@
 
 #include "cpu_backend.h"
 #include "hpcai/kernels/backend.h"
-// The CUDA backend registers once its header exists (the kernels land before
-// their CUDA twins); until then a CUDA build offers the CPU backend only.
-#if defined(HPCAI_WITH_CUDA) && __has_include("hpcai/kernels/cuda.h")
+#if defined(HPCAI_WITH_CUDA)
 #include "hpcai/kernels/cuda.h"
-#define HPCAI_CUDA_KERNELS 1
 #endif
 
 namespace hpcai::kernels {
 
 std::vector<std::string> CompiledBackends() {
-#if defined(HPCAI_CUDA_KERNELS)
+#if defined(HPCAI_WITH_CUDA)
   return {"cpu", "cuda"};
 #else
   return {"cpu"};
@@ -25,7 +22,7 @@ std::vector<std::string> CompiledBackends() {
 Result<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options) {
   if (options.kind == "cpu") return NewCpuBackend();
   if (options.kind == "cuda") {
-#if defined(HPCAI_CUDA_KERNELS)
+#if defined(HPCAI_WITH_CUDA)
     return cuda::CreateCudaBackend(options.device, options.allow_tf32);
 #else
     return Status::FailedPrecondition(

@@ -29,12 +29,15 @@ const char* ActName(Activation a) {
 
 ParamRef Ref(Backend* be, Param* p) {
   // CPU: the kernels work on Param's own vectors (no copies, no sync).
-  // Other backends keep device mirrors (see model.cc).
+  // Device backends: Param::device_value/device_grad (allocated by model.cc).
   ParamRef r;
   r.param = p;
   if (be->host_memory()) {
     r.value = p->value.data();
     r.grad = p->grad.data();
+  } else {
+    r.value = p->device_value;
+    r.grad = p->device_grad;
   }
   return r;
 }
@@ -133,9 +136,9 @@ class Conv final : public Layer {
   Conv(const ConvConfig& cfg, Backend* be, Param* w, Param* b) : cfg_(cfg), be_(be) {
     name_ = cfg.name;
     index_ = cfg.index;
-    geo_ = kernels::cpu::ConvGeometry{cfg.in_h, cfg.in_w, cfg.in_c, cfg.kernel, cfg.stride,
+    geo_ = kernels::ConvGeometry{cfg.in_h, cfg.in_w, cfg.in_c, cfg.kernel, cfg.stride,
                                       cfg.padding};
-    pool_ = kernels::cpu::PoolGeometry{geo_.out_h(), geo_.out_w(), cfg.filters, cfg.pool};
+    pool_ = kernels::PoolGeometry{geo_.out_h(), geo_.out_w(), cfg.filters, cfg.pool};
     in_size_ = cfg.in_h * cfg.in_w * cfg.in_c;
     pix_ = geo_.out_h() * geo_.out_w();
     out_size_ = pooled() ? pool_.out_h() * pool_.out_w() * cfg.filters : pix_ * cfg.filters;
@@ -254,8 +257,8 @@ class Conv final : public Layer {
 
   ConvConfig cfg_;
   Backend* be_;
-  kernels::cpu::ConvGeometry geo_;
-  kernels::cpu::PoolGeometry pool_;
+  kernels::ConvGeometry geo_;
+  kernels::PoolGeometry pool_;
   int64_t pix_ = 0;    // output pixels per sample before pooling
   int64_t chunk_ = 1;  // samples per im2col chunk
   bool keep_z_ = false;

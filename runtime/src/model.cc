@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "hpcai/kernels/backend.h"
+#include "hpcai/kernels/cpu.h"
 #include "hpcai/kernels/parallel.h"
 #include "layers.h"
 
@@ -52,6 +53,14 @@ void InitWeights(const std::string& init, int64_t fan_in, int64_t fan_out, uint6
 class SequentialModel final : public Model {
  public:
   explicit SequentialModel(Backend* be) : be_(be) {}
+  // A model that owns its (device) backend.
+  explicit SequentialModel(std::unique_ptr<Backend> be) : owned_be_(std::move(be)) {
+    be_ = owned_be_.get();
+  }
+  ~SequentialModel() override {
+    layers_.clear();  // layer buffers are freed through the backend: before it goes
+    param_bufs_.clear();
+  }
 
   Status Build(const ModelSpec& spec, const std::vector<int64_t>& input_shape, int num_classes,
                uint64_t seed);
@@ -74,6 +83,19 @@ class SequentialModel final : public Model {
   }
   void Reserve(int64_t max_batch) override { EnsureCapacity(max_batch, Tasks()); }
   std::string DiagnoseNonFinite() override;
+  Backend* backend() override { return be_; }
+  void* device_stream() const override { return be_->native_stream(); }
+  void SyncToHost() override {
+    if (be_->host_memory()) return;
+    for (auto& p : params_) {
+      be_->CopyOut(p->value.data(), p->device_value, p->size());
+      be_->CopyOut(p->grad.data(), p->device_grad, p->size());
+    }
+  }
+  void SyncToDevice() override {
+    if (be_->host_memory()) return;
+    for (auto& p : params_) be_->CopyIn(p->device_value, p->value.data(), p->size());
+  }
 
  private:
   int Tasks() const { return be_->reentrant() ? kernels::CpuPool().threads() : 1; }
@@ -82,6 +104,13 @@ class SequentialModel final : public Model {
   // already in the layout and memory the kernels need, else a converted copy.
   const float* StageInput(int64_t b, int64_t e, const float* x);
   const int32_t* StageLabels(int64_t b, int64_t e, const int32_t* y);
+  // Device backends: this step's ops are the last readers of the staged
+  // inputs in slot_; the next step stages into the other slot.
+  void FinishSlot() {
+    if (be_->host_memory()) return;
+    be_->ReleaseSlot(slot_);
+    slot_ ^= 1;
+  }
   void RunTasks(const std::function<void(int)>& task, int tasks) {
     if (tasks > 1) {
       kernels::CpuPool().Run(task);
@@ -93,7 +122,9 @@ class SequentialModel final : public Model {
   const float* ForwardRows(const detail::StepContext& c, int t, int64_t b, int64_t e,
                            const float* x);
 
-  Backend* be_;
+  std::unique_ptr<Backend> owned_be_;  // device backends; the CPU backend is process-wide
+  Backend* be_ = nullptr;
+  std::vector<std::unique_ptr<detail::Buffer>> param_bufs_;  // device storage of params
   std::vector<std::unique_ptr<Param>> params_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> dropout_;      // per layer (0 = none)
@@ -105,8 +136,12 @@ class SequentialModel final : public Model {
   int num_classes_ = 0;
   int64_t capacity_ = 0;            // rows the buffers hold
   int capacity_tasks_ = 0;
-  detail::Buffer input_, input_raw_;  // staged inputs (converted layout / device copy)
-  detail::IntBuffer labels_;          // staged labels (device backends)
+  detail::Buffer input_;              // inputs converted to NHWC (cnn, > 1 channel)
+  // Device backends: inputs and labels staged per step, double-buffered
+  // (slot = step parity) so the next batch's copy overlaps this step's compute.
+  detail::Buffer input_raw_[2];
+  detail::IntBuffer labels_[2];
+  int slot_ = 0;
   std::vector<double> loss_parts_;
   std::vector<int64_t> correct_parts_;
   int64_t last_n_ = 0;                // rows of the last forward (for DiagnoseNonFinite)
@@ -148,6 +183,13 @@ Status SequentialModel::Build(const ModelSpec& spec, const std::vector<int64_t>&
     p->grad.assign(size, 0.0f);
     p->layer = layer;
     p->decay = decay;
+    if (!be_->host_memory()) {
+      for (float** dst : {&p->device_value, &p->device_grad}) {
+        param_bufs_.push_back(std::make_unique<detail::Buffer>());
+        param_bufs_.back()->Ensure(be_, size);
+        *dst = param_bufs_.back()->data();
+      }
+    }
     params_.push_back(std::move(p));
     return params_.back().get();
   };
@@ -212,7 +254,7 @@ Status SequentialModel::Build(const ModelSpec& spec, const std::vector<int64_t>&
         return Status::InvalidArgument(key + ": filters, kernel, stride and pool must be positive "
                                        "and padding >= 0");
       }
-      kernels::cpu::ConvGeometry g{h, w, c, cs.kernel, cs.stride, cs.padding};
+      kernels::ConvGeometry g{h, w, c, cs.kernel, cs.stride, cs.padding};
       if (h + 2 * cs.padding < cs.kernel || w + 2 * cs.padding < cs.kernel) {
         return Status::InvalidArgument(key + ": kernel " + std::to_string(cs.kernel) +
                                        " is larger than the padded " + std::to_string(h) + "x" +
@@ -271,7 +313,9 @@ Status SequentialModel::Build(const ModelSpec& spec, const std::vector<int64_t>&
   for (auto& p : params_) total += p->size();
   desc << " (" << WithCommas(total) << " params)";
   description_ = desc.str();
+  if (!be_->host_memory()) description_ += " on " + be_->name();
   seeds_.assign(layers_.size(), 0);
+  SyncToDevice();  // the initial values were drawn on the host
   return Status::OK();
 }
 
@@ -282,8 +326,10 @@ void SequentialModel::EnsureCapacity(int64_t rows, int tasks) {
   for (auto& l : layers_) l->Reserve(capacity_, capacity_tasks_);
   if (nchw_to_nhwc_) input_.Ensure(be_, capacity_ * input_size_);
   if (!be_->host_memory()) {
-    input_raw_.Ensure(be_, capacity_ * input_size_);
-    labels_.Ensure(be_, capacity_);
+    for (int s = 0; s < 2; ++s) {
+      input_raw_[s].Ensure(be_, capacity_ * input_size_);
+      labels_[s].Ensure(be_, capacity_);
+    }
   }
   loss_parts_.assign(capacity_tasks_, 0.0);
   correct_parts_.assign(capacity_tasks_, 0);
@@ -292,8 +338,10 @@ void SequentialModel::EnsureCapacity(int64_t rows, int tasks) {
 const float* SequentialModel::StageInput(int64_t b, int64_t e, const float* x) {
   const float* src = x;
   if (!be_->host_memory()) {
-    be_->CopyIn(input_raw_.data() + b * input_size_, x + b * input_size_, (e - b) * input_size_);
-    src = input_raw_.data();
+    float* dst = input_raw_[slot_].data();
+    be_->StageIn(dst + b * input_size_, x + b * input_size_,
+                 static_cast<int64_t>(sizeof(float)) * (e - b) * input_size_, slot_);
+    src = dst;
   }
   if (!nchw_to_nhwc_) return src;
   be_->NchwToNhwc(e - b, in_c_, in_h_, in_w_, src + b * input_size_,
@@ -303,8 +351,9 @@ const float* SequentialModel::StageInput(int64_t b, int64_t e, const float* x) {
 
 const int32_t* SequentialModel::StageLabels(int64_t b, int64_t e, const int32_t* y) {
   if (be_->host_memory()) return y;
-  be_->CopyInInts(labels_.data() + b, y + b, e - b);
-  return labels_.data();
+  int32_t* dst = labels_[slot_].data();
+  be_->StageIn(dst + b, y + b, static_cast<int64_t>(sizeof(int32_t)) * (e - b), slot_);
+  return dst;
 }
 
 const float* SequentialModel::ForwardRows(const detail::StepContext& c, int t, int64_t b,
@@ -355,6 +404,7 @@ double SequentialModel::ForwardBackward(const float* x, const int32_t* y, int64_
         }
       },
       tasks);
+  FinishSlot();
   last_n_ = n;
   double loss = 0.0;
   for (int t = 0; t < tasks; ++t) loss += loss_parts_[t];
@@ -391,6 +441,7 @@ void SequentialModel::Evaluate(const float* x, const int32_t* y, int64_t n, doub
               &correct_parts_[t]);
         },
         tasks);
+    FinishSlot();
     last_n_ = m;
     for (int t = 0; t < tasks; ++t) {
       *loss_sum += loss_parts_[t];
@@ -435,6 +486,21 @@ Result<std::unique_ptr<Model>> Model::Create(const ModelSpec& spec,
                                              const std::vector<int64_t>& input_shape,
                                              int num_classes, uint64_t seed) {
   auto model = std::make_unique<SequentialModel>(&kernels::CpuBackend());
+  HPCAI_RETURN_IF_ERROR(model->Build(spec, input_shape, num_classes, seed));
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+Result<std::unique_ptr<Model>> Model::Create(const ModelSpec& spec,
+                                             const std::vector<int64_t>& input_shape,
+                                             int num_classes, uint64_t seed,
+                                             const ModelOptions& options) {
+  if (options.backend == "cpu") return Create(spec, input_shape, num_classes, seed);
+  kernels::BackendOptions bo;
+  bo.kind = options.backend;
+  bo.device = options.device;
+  bo.allow_tf32 = options.allow_tf32;
+  HPCAI_ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, kernels::CreateBackend(bo));
+  auto model = std::make_unique<SequentialModel>(std::move(be));
   HPCAI_RETURN_IF_ERROR(model->Build(spec, input_shape, num_classes, seed));
   return std::unique_ptr<Model>(std::move(model));
 }

@@ -268,7 +268,7 @@ TEST_F(ReaderMpiTest, CollectiveOpenOfACorruptDatasetFailsOnEveryRank) {
   if (rank == 0) (void)fs::RemoveAll(fs::Dirname(bad));
 }
 
-TEST(AgreeStatus, OkWhenAllOkElseFirstFailingRank) {
+TEST(IoAgreeStatus, OkWhenAllOkElseFirstFailingRank) {
   const int rank = Rank(), world = World();
   EXPECT_TRUE(AgreeStatus(Status::OK(), MPI_COMM_WORLD).ok());
   Status mine = rank >= world / 2 ? Status::Corrupt("bad thing on rank " + std::to_string(rank)) : Status::OK();

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "hpcai/base/status.h"
-#include "hpcai/kernels/cpu.h"
+#include "hpcai/kernels/elements.h"
 #include "hpcai/kernels/math.h"
 
 namespace hpcai::kernels {
@@ -47,6 +47,20 @@ class Backend {
   // Waits until every op issued so far has finished.
   virtual void Synchronize() = 0;
 
+  // Per-step inputs (batches): copies `bytes` from host memory into dst
+  // through pinned staging memory, asynchronously where the backend can (CUDA:
+  // on a copy stream; later ops wait for it), so the host goes on at once and
+  // may reuse `host` on return.  `slot` (0 or 1) names one of two
+  // double-buffered destinations: a copy into a slot waits only for the ops
+  // issued before the last ReleaseSlot(slot), so it overlaps compute still
+  // reading the other slot.  CPU: a plain memcpy.
+  virtual void StageIn(void* dst, const void* host, int64_t bytes, int slot) = 0;
+  // Marks the ops issued so far as the last readers of `slot`'s buffers.
+  virtual void ReleaseSlot(int slot) = 0;
+  // The compute stream (cudaStream_t) as void*, for communicators that must
+  // order their work after it; nullptr for the CPU.
+  virtual void* native_stream() const { return nullptr; }
+
   // ---- compute (contracts: cpu.h) ----
   virtual void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
@@ -64,12 +78,12 @@ class Backend {
   virtual double SoftmaxCrossEntropy(int64_t n, int64_t c, const float* logits,
                                      const int32_t* labels, float scale, float* dlogits,
                                      int64_t* correct) = 0;
-  virtual void Im2colNhwc(const cpu::ConvGeometry& g, int64_t n, const float* x, float* col) = 0;
-  virtual void Col2imNhwc(const cpu::ConvGeometry& g, int64_t n, const float* col,
+  virtual void Im2colNhwc(const ConvGeometry& g, int64_t n, const float* x, float* col) = 0;
+  virtual void Col2imNhwc(const ConvGeometry& g, int64_t n, const float* col,
                           float* dx) = 0;
-  virtual void MaxPoolForward(const cpu::PoolGeometry& g, int64_t n, const float* x, float* y,
+  virtual void MaxPoolForward(const PoolGeometry& g, int64_t n, const float* x, float* y,
                               int32_t* argmax) = 0;
-  virtual void MaxPoolBackward(const cpu::PoolGeometry& g, int64_t n, const float* dy,
+  virtual void MaxPoolBackward(const PoolGeometry& g, int64_t n, const float* dy,
                                const int32_t* argmax, float* dx) = 0;
   virtual void NchwToNhwc(int64_t n, int64_t c, int64_t h, int64_t w, const float* x,
                           float* y) = 0;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "hpcai/kernels/elements.h"
 #include "hpcai/kernels/math.h"
 
 namespace hpcai::kernels::cpu {
@@ -73,14 +74,7 @@ double SoftmaxCrossEntropy(int64_t n, int64_t c, const float* logits, const int3
                            float scale, float* dlogits, int64_t* correct);
 
 // ---- convolution helpers (NHWC im2col) -------------------------------------------------
-struct ConvGeometry {
-  int64_t in_h = 0, in_w = 0, in_c = 0;
-  int64_t kernel = 1, stride = 1, padding = 0;
-  int64_t out_h() const { return (in_h + 2 * padding - kernel) / stride + 1; }
-  int64_t out_w() const { return (in_w + 2 * padding - kernel) / stride + 1; }
-  // Columns of the im2col matrix: one per (kh, kw, c).
-  int64_t patch() const { return kernel * kernel * in_c; }
-};
+using kernels::ConvGeometry;  // elements.h
 // x: (n, in_h, in_w, in_c) -> col: (n * out_h * out_w, kernel * kernel * in_c),
 // row = (sample, oh, ow), column = (kh, kw, c); out-of-image taps are 0.
 void Im2colNhwc(const ConvGeometry& g, int64_t n, const float* x, float* col);
@@ -89,11 +83,7 @@ void Im2colNhwc(const ConvGeometry& g, int64_t n, const float* x, float* col);
 void Col2imNhwc(const ConvGeometry& g, int64_t n, const float* col, float* dx);
 
 // ---- max pooling (window = stride, floor division, NHWC) -----------------------------
-struct PoolGeometry {
-  int64_t h = 0, w = 0, c = 0, window = 2;
-  int64_t out_h() const { return h / window; }
-  int64_t out_w() const { return w / window; }
-};
+using kernels::PoolGeometry;  // elements.h
 // x: (n, h, w, c) -> y: (n, out_h, out_w, c); argmax: (n, out_h, out_w, c) =
 // offset of the chosen element inside its sample's (h, w, c) tensor.
 // Ties pick the first element in row-major window order; NaN propagates.

@@ -16,6 +16,10 @@
 #include "hpcai/base/status.h"
 #include "hpcai/configs/spec.h"
 
+namespace hpcai::kernels {
+class Backend;  // kernels/backend.h
+}  // namespace hpcai::kernels
+
 namespace hpcai::runtime {
 
 // A parameter tensor and its gradient (same size), fp32, host memory.
@@ -26,7 +30,20 @@ struct Param {
   std::vector<float> grad;
   int layer = 0;                  // index of the layer that owns it
   bool decay = true;              // weight decay applies (false for biases)
+  // Device models only (ModelOptions::backend "cuda"): the storage the
+  // kernels, the optimizer and NCCL use.  `value`/`grad` are then host
+  // mirrors: Model::SyncToHost() refreshes them, SyncToDevice() uploads
+  // `value`.  nullptr on the CPU, where value/grad ARE the storage.
+  float* device_value = nullptr;
+  float* device_grad = nullptr;
   int64_t size() const { return static_cast<int64_t>(value.size()); }
+};
+
+// Where a model runs.
+struct ModelOptions {
+  std::string backend = "cpu";  // cpu | cuda
+  int device = -1;              // cuda: device index; -1 = node-local rank modulo visible devices
+  bool allow_tf32 = false;      // cuda: TF32 GEMMs (training.precision: tf32)
 };
 
 class Model {
@@ -38,6 +55,13 @@ class Model {
   static Result<std::unique_ptr<Model>> Create(const ModelSpec& spec,
                                                const std::vector<int64_t>& input_shape,
                                                int num_classes, uint64_t seed);
+  // The same on a chosen backend.  FailedPrecondition when the backend is
+  // missing (e.g. "cuda" on a CPU-only build, or "no CUDA device visible
+  // (cudaGetDeviceCount: ...)"), with the reason in one line.
+  static Result<std::unique_ptr<Model>> Create(const ModelSpec& spec,
+                                               const std::vector<int64_t>& input_shape,
+                                               int num_classes, uint64_t seed,
+                                               const ModelOptions& options);
   virtual ~Model() = default;
 
   // Parameters in forward order; pointers stay valid for the model's lifetime.
@@ -81,6 +105,18 @@ class Model {
   // "output of layer 1 'dense1'" or "gradient of 'dense2.weight' (layer 2)";
   // "" when everything is finite.
   virtual std::string DiagnoseNonFinite();
+
+  // The kernel backend the model runs on (give it to Optimizer::Create).
+  virtual kernels::Backend* backend() { return nullptr; }
+  // Device models: the compute stream (cudaStream_t) as void*, for the NCCL
+  // GradientSync (GradientSyncOptions::cuda_stream); nullptr on the CPU.
+  virtual void* device_stream() const { return nullptr; }
+  // Device models: copies Param::value and Param::grad from the device into
+  // the host vectors (before checkpoints, host-side checks), or Param::value
+  // to the device (after a broadcast or a checkpoint restore).  No-ops on
+  // the CPU.  They wait for the device.
+  virtual void SyncToHost() {}
+  virtual void SyncToDevice() {}
 };
 
 // The first parameter in backward order (the order gradients are computed)

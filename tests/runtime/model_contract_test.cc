@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "hpcai/base/rng.h"
+#include "hpcai/kernels/backend.h"
 #include "hpcai/kernels/parallel.h"
 #include "hpcai/runtime/model.h"
 #include "hpcai/runtime/optimizer.h"
@@ -330,6 +331,45 @@ TEST_F(ModelTest, DiagnoseNonFiniteNamesTheFirstPlace) {
   m->params()[0]->grad[0] = std::numeric_limits<float>::infinity();
   m->params()[4]->grad[0] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_EQ(FirstNonFiniteGrad(m->params()), "'dense2.weight' (layer 2)");
+}
+
+TEST_F(ModelTest, BackendOptionsFailClearlyWhenTheBackendIsMissing) {
+  ModelOptions cpu;
+  auto m = Model::Create(Mlp({8}), {4}, 3, 1, cpu);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ((*m)->backend()->name(), "cpu");
+  EXPECT_EQ((*m)->device_stream(), nullptr);
+  for (Param* p : (*m)->params()) EXPECT_EQ(p->device_value, nullptr);
+
+  ModelOptions bad;
+  bad.backend = "tpu";
+  auto t = Model::Create(Mlp({8}), {4}, 3, 1, bad);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), Code::kInvalidArgument);
+
+  ModelOptions cuda;
+  cuda.backend = "cuda";
+  auto c = Model::Create(Mlp({8}), {4}, 3, 1, cuda);
+  if (c.ok()) GTEST_SKIP() << "a CUDA device is visible here; tests/gpu cover it";
+  // CPU-only build: "not compiled into this build"; CUDA build without a
+  // device: "no CUDA device visible (cudaGetDeviceCount: ...)".  One line.
+  EXPECT_EQ(c.status().code(), Code::kFailedPrecondition);
+  const std::string& msg = c.status().message();
+  EXPECT_TRUE(msg.find("not compiled into this build") != std::string::npos ||
+              msg.rfind("no CUDA device visible (cudaGetDeviceCount: ", 0) == 0)
+      << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+}
+
+TEST_F(ModelTest, OptimizerRefusesDeviceParamsWithoutTheirBackend) {
+  auto m = Make(Mlp({8}), {4}, 3);
+  float fake = 0.0f;
+  m->params()[0]->device_value = &fake;  // looks like a device model
+  OptimizerSpec os;
+  auto opt = Optimizer::Create(os, m->params());
+  ASSERT_FALSE(opt.ok());
+  EXPECT_NE(opt.status().message().find("Model::backend()"), std::string::npos);
+  m->params()[0]->device_value = nullptr;
 }
 
 TEST_F(ModelTest, LearnsASeparableProblem) {
