@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "hpcai/base/fs.h"
@@ -17,6 +19,7 @@
 #include "hpcai/configs/spec.h"
 #include "hpcai/runtime/communicator.h"
 #include "hpcai/runtime/metrics.h"
+#include "hpcai/runtime/preemption.h"
 #include "hpcai/runtime/signals.h"
 #include "hpcai/runtime/trainer.h"
 
@@ -111,9 +114,23 @@ int RunRank(const Args& args) {
     std::fflush(stdout);
   }
   if (s.stop_signal != 0) {
-    // Checkpoint + requeue is not wired in yet (needs io/checkpoint.h): the
-    // work since the start is lost, so this is a failure, not a preemption.
-    return Fail(rank, Status::Internal("stopped by a signal before the end; this build cannot checkpoint yet"));
+    // The checkpoint is durable (Train waited for it).  Rank 0 requeues the
+    // job while every rank is still alive, then all leave with 75.
+    std::string line;
+    if (rank == 0) {
+      const RankEnvironment env = ResolveRankEnvironment(spec, comm->local_rank(), args.threads,
+                                                         [](const char* n) { return std::getenv(n); });
+      RequeueOutcome rq = RequeueAfterPreemption(spec.preemption, env);
+      line = "hpcai-train: preempted" +
+             (s.stop_signal > 0 ? " by SIG" + std::string(sigabbrev_np(s.stop_signal) ? sigabbrev_np(s.stop_signal) : "?")
+                                : std::string()) +
+             " after step " + std::to_string(s.steps) + ": checkpoint written; " + rq.message +
+             (rq.requeued ? "" : "; continue with `hpcai resume " + args.run_dir + "`");
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+    (void)mpi.Barrier();
+    return exit_code::kRequeued;
   }
   return exit_code::kOk;
 }

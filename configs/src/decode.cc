@@ -581,7 +581,7 @@ bool DecodeFieldImpl(const Field& f, const YNode& node, const std::string& key_p
     case Kind::kBinary: {
       std::string s;
       if (!ToString(node, &s, &why) || !OneLine(s, &why)) return fail(why);
-      *std::get<std::string*>(p) = s.find('/') == std::string::npos ? s : ResolvePath(s, *ctx);
+      *std::get<std::string*>(p) = s.empty() ? s : ResolvePath(s, *ctx);
       return true;
     }
     case Kind::kTime: {

@@ -85,7 +85,7 @@ std::vector<Field> BuildFields() {
       E("launcher", {"srun", "mpirun"}, REF(launcher),
         "how ranks are started inside the allocation; the local backend needs mpirun"),
       F("train_binary", K::kBinary, REF(train_binary),
-        "hpcai-train to run; \"\" = the one installed beside hpcai; a path is resolved like runs_root"),
+        "hpcai-train to run; \"\" = the one installed beside hpcai (or $HPCAI_TRAIN_BINARY); else a path, resolved like runs_root"),
 
       F("data.train", K::kPath, REF(data.train),
         "training dataset directory (HDF5 shards + manifest.json, see docs/data-format.md)"),
@@ -214,7 +214,7 @@ std::string Field::TypeDoc() const {
     }
     case Kind::kPath: return "path";
     case Kind::kOptPath: return "path or null";
-    case Kind::kBinary: return "path, name or \"\"";
+    case Kind::kBinary: return "path or \"\"";
     case Kind::kTime: return "Slurm time";
     case Kind::kMem: return "Slurm memory";
     case Kind::kEvalEvery: return "\"epoch\" or integer >= 1";

@@ -29,7 +29,7 @@ enum class Kind {
   kEnum,        // std::string*: one of `choices`
   kPath,        // std::string*: resolved to an absolute path at load time
   kOptPath,     // std::optional<std::string>*: null = none; else like kPath
-  kBinary,      // std::string*: "" = default; a name (PATH lookup) or a path (resolved)
+  kBinary,      // std::string*: "" = default; else a path (resolved like kPath)
   kTime,        // std::string*: Slurm time limit
   kMem,         // std::string*: Slurm memory
   kEvalEvery,   // std::string*: "epoch" or a positive integer

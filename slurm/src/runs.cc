@@ -697,4 +697,40 @@ Result<std::string> CancelRun(const IndexEntry& entry, const std::string& signal
   return entry.id + ": " + what + " job " + a.job_id;
 }
 
+Result<std::string> SubmitNewAttempt(const IndexEntry& entry, const ResolvedSpec& spec) {
+  HPCAI_ASSIGN_OR_RETURN(RunRecord rec, LoadRunRecord(entry.dir));
+  if (rec.kind == "sweep")
+    return Status::FailedPrecondition(entry.id + " is a sweep; start a new attempt of each task instead");
+  StatusResult st = CollectStatus({entry});
+  if (st.runs[0].live)
+    return Status::FailedPrecondition(entry.id + " is still " + st.runs[0].state + " (job " + st.runs[0].job_id +
+                                      "); wait for it or `hpcai cancel " + entry.id + "` first");
+  std::string backend_name = rec.backend.empty() ? "slurm" : rec.backend;
+  HPCAI_ASSIGN_OR_RETURN(std::string train_binary, ResolveTrainBinary(spec, true));
+  ScriptInput in;
+  in.spec = spec;
+  in.id = rec.run_id;
+  in.job_dir = entry.dir;
+  in.train_binary = train_binary;
+  in.spec_hash = SpecHash(spec);
+  HPCAI_ASSIGN_OR_RETURN(std::string script, RenderJobScript(in));
+  HPCAI_ASSIGN_OR_RETURN(JobRequest job, MakeJobRequest(in));
+  HPCAI_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(backend_name));
+  HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(entry.dir, "job.sbatch"), script));
+  HPCAI_RETURN_IF_ERROR(UpdateRunRecord(entry.dir, [&](RunRecord& r) {
+    r.attempts.push_back(NewAttempt(backend_name, entry.dir));
+  }));
+  SubmitRequest req;
+  req.script_path = fs::Join(entry.dir, "job.sbatch");
+  req.script = script;
+  req.job = job;
+  auto submitted = backend->Submit(req);
+  Status outcome = submitted.ok() ? Status::OK() : submitted.status();
+  HPCAI_RETURN_IF_ERROR(RecordSubmission(entry.dir, outcome, submitted.ok() ? submitted->job_id : "",
+                                         submitted.ok() ? submitted->pid : 0,
+                                         backend_name == "local" ? "RUNNING" : "PENDING"));
+  if (!submitted.ok()) return submitted.status();
+  return submitted->job_id;
+}
+
 }  // namespace hpcai::slurm

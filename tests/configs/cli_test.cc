@@ -241,5 +241,117 @@ TEST_F(Cli, SpecDefaultsMarkdownAndResolved) {
   EXPECT_EQ(none.rc, 2);
 }
 
+// Data checks against real HDF5 data sets made by `hpcai data synth`.
+class CliData : public Cli {
+ protected:
+  void SetUp() override {
+    Cli::SetUp();
+    Synth("data/train", {"--samples", "100", "--features", "20", "--classes", "3"});
+    Synth("data/val", {"--samples", "50", "--features", "20", "--classes", "3", "--seed", "2"});
+    Synth("data/img", {"--samples", "50", "--shape", "1,8,8", "--classes", "3"});
+    Synth("data/img5", {"--samples", "50", "--shape", "1,8,8", "--classes", "5"});
+    Write("s.yaml", "name: d\ndata: {train: data/train, val: data/val}\ntraining: {global_batch: 20, epochs: 3}\n");
+  }
+  void Synth(const std::string& out, std::vector<std::string> args) {
+    args.insert(args.begin(), {"data", "synth", "-q", "--out", out});
+    RunResult r = Hpcai(args);
+    ASSERT_EQ(r.rc, 0) << r.err;
+  }
+};
+
+TEST_F(CliData, SummaryFromTheData) {
+  RunResult r = Hpcai({"validate", "s.yaml"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("data        100 train / 50 val samples of 20 float32, 3 classes\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("steps       5 per epoch x 3 epochs = 15\n"), std::string::npos) << r.out;
+  const int64_t params = 20 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3;
+  EXPECT_NE(r.out.find("model       mlp 20-256-128-3, 38,659 parameters\n"), std::string::npos) << r.out;
+  EXPECT_EQ(params, 38659);
+  EXPECT_NE(r.out.find("checkpoint  ~366.0 KiB each (params + sgd momentum), keep 3\n"), std::string::npos) << r.out;
+  RunResult j = Hpcai({"validate", "--json", "s.yaml", "--set", "data.drop_last=true", "--set", "training.global_batch=30",
+                       "--set", "training.max_steps=7"});
+  ASSERT_EQ(j.rc, 0) << j.err;
+  auto parsed = Json::Parse(j.out);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->get("steps_per_epoch").as_int(), 3);  // 100 / 30, last partial batch dropped
+  EXPECT_EQ(parsed->get("total_steps").as_int(), 7);      // max_steps caps 3 epochs x 3
+  EXPECT_EQ(parsed->get("parameters").as_int(), params);
+  EXPECT_EQ(parsed->get("checkpoint_bytes").as_int(), params * 8 + 65536);
+}
+
+TEST_F(CliData, CnnInputMustMatchTheData) {
+  RunResult flat = Hpcai({"validate", "s.yaml", "--set", "model.type=cnn"});
+  EXPECT_EQ(flat.rc, 2);
+  EXPECT_EQ(flat.err, "hpcai: error: the model does not fit data.train " + dir_ +
+                          "/data/train (samples 20, 3 classes): model.type cnn needs image samples of shape CxHxW "
+                          "(e.g. 1x28x28), but the data's samples are 20 (rank 1); use model.type mlp, or convert "
+                          "the data with its image shape\n");
+  RunResult img = Hpcai({"validate", "s.yaml", "--set", "data.train=data/img", "--set", "data.val=null", "--set",
+                         "model.type=cnn", "--set", "training.global_batch=10"});
+  EXPECT_EQ(img.rc, 0) << img.err;
+  EXPECT_NE(img.out.find("cnn 1x8x8 -> 32x4x4 -> 64x2x2 -> 128 -> 3"), std::string::npos) << img.out;
+  RunResult tiny = Hpcai({"validate", "s.yaml", "--set", "data.train=data/img", "--set", "data.val=null", "--set",
+                          "model.type=cnn", "--set", "training.global_batch=10", "--set",
+                          "model.conv=[{filters: 4}, {filters: 4}, {filters: 4}, {filters: 4}]"});
+  EXPECT_EQ(tiny.rc, 2);
+  EXPECT_NE(tiny.err.find("model.conv[3]: pool 2 is larger than its 1x1 feature map (input 1x8x8)"),
+            std::string::npos)
+      << tiny.err;
+}
+
+TEST_F(CliData, TrainAndValMustAgree) {
+  RunResult shape = Hpcai({"validate", "s.yaml", "--set", "data.val=data/img"});
+  EXPECT_EQ(shape.rc, 3);
+  EXPECT_EQ(shape.err, "hpcai: error: data.val " + dir_ + "/data/img has samples of shape 1x8x8 but data.train " +
+                           dir_ + "/data/train has 20; both must come from the same conversion\n");
+  RunResult classes = Hpcai({"validate", "s.yaml", "--set", "data.train=data/img", "--set", "data.val=data/img5",
+                             "--set", "training.global_batch=10"});
+  EXPECT_EQ(classes.rc, 3);
+  EXPECT_NE(classes.err.find("has 5 classes but data.train " + dir_ + "/data/img has 3"), std::string::npos)
+      << classes.err;
+  RunResult missing = Hpcai({"validate", "s.yaml", "--set", "data.val=data/nope"});
+  EXPECT_EQ(missing.rc, 3);
+  EXPECT_NE(missing.err.find("data.val: dataset directory '" + dir_ + "/data/nope' does not exist"), std::string::npos)
+      << missing.err;
+}
+
+TEST_F(CliData, BrokenDataSetsNameTheFile) {
+  std::ofstream(dir_ + "/data/val/manifest.json") << "{not json";
+  RunResult r = Hpcai({"validate", "s.yaml"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("data.val: " + dir_ + "/data/val/manifest.json: not valid JSON"), std::string::npos) << r.err;
+  stdfs::remove(dir_ + "/data/train/manifest.json");
+  RunResult t = Hpcai({"validate", "s.yaml"});
+  EXPECT_EQ(t.rc, 3);
+  EXPECT_NE(t.err.find("data.train: '" + dir_ + "/data/train' has no manifest.json"), std::string::npos) << t.err;
+}
+
+TEST_F(CliData, BatchLargerThanTheDataWithDropLast) {
+  RunResult r = Hpcai({"validate", "s.yaml", "--set", "data.drop_last=true", "--set", "training.global_batch=128"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("training.global_batch 128 is larger than the 100 samples of data.train"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliData, UnreachableDataIsANoteAndNoDataSkips) {
+  RunResult r = Hpcai({"validate", "s.yaml", "--set", "data.train=/nonexistent/train"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("data        not checked: /nonexistent/train is not reachable from here"), std::string::npos)
+      << r.out;
+  std::ofstream(dir_ + "/data/val/manifest.json") << "{not json";
+  RunResult skip = Hpcai({"validate", "--no-data", "s.yaml"});
+  EXPECT_EQ(skip.rc, 0) << skip.err;
+  EXPECT_NE(skip.out.find("data        not checked (--no-data)"), std::string::npos);
+}
+
+TEST_F(CliData, EverySweepPointIsCheckedAgainstTheData) {
+  Write("sw.yaml", "name: sw\ndata: {train: data/img, val: null}\ntraining: {global_batch: 10}\n"
+                   "model: {type: cnn}\nsweep: {model.conv: [[{filters: 8}], [{filters: 8, kernel: 9, padding: 0}]]}\n");
+  RunResult r = Hpcai({"validate", "sw.yaml"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("sweep point 1 (sw-1): the model does not fit data.train"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("kernel 9 (padding 0) is larger than its 8x8 input"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace hpcai

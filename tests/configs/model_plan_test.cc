@@ -44,10 +44,10 @@ TEST(ModelPlan, CnnShapes) {
   const int64_t conv = (32 * 1 * 9 + 32) + (64 * 32 * 9 + 64);
   const int64_t dense = (64 * 7 * 7 * 128 + 128) + (128 * 10 + 10);
   EXPECT_EQ(p->parameters, conv + dense);
-  // HxW samples are one channel; stride and no padding shrink the map.
+  // Stride and no padding shrink the map; HxW (rank-2) samples are not images for the runtime.
   auto q = PlanModel(Spec("model: {type: cnn, conv: [{filters: 4, kernel: 5, stride: 2, padding: 0, pool: 1}], "
                           "hidden: []}\n"),
-                     {28, 28}, 10);
+                     {1, 28, 28}, 10);
   ASSERT_TRUE(q.ok()) << q.status().message();
   EXPECT_EQ(q->summary, "cnn 1x28x28 -> 4x12x12 -> 10");
   EXPECT_EQ(q->parameters, (4 * 25 + 4) + (4 * 144 * 10 + 10));
@@ -57,8 +57,9 @@ TEST(ModelPlan, MismatchesNameTheProblem) {
   auto flat = PlanModel(Spec("model: {type: cnn}\n"), {784}, 10);
   ASSERT_FALSE(flat.ok());
   EXPECT_EQ(flat.status().code(), Code::kSpecError);
-  EXPECT_NE(flat.status().message().find("HxW or CxHxW, but the data's samples are 784"), std::string::npos)
+  EXPECT_NE(flat.status().message().find("CxHxW (e.g. 1x28x28), but the data's samples are 784"), std::string::npos)
       << flat.status().message();
+  EXPECT_FALSE(PlanModel(Spec("model: {type: cnn}\n"), {28, 28}, 10).ok());
   auto small = PlanModel(Spec("model: {type: cnn}\n"), {1, 3, 3}, 10);
   ASSERT_FALSE(small.ok());
   EXPECT_NE(small.status().message().find("model.conv[1]: pool 2 is larger than its 1x1 feature map"),

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
 
 #include "hpcai/base/rng.h"
 #include "hpcai/configs/sha256.h"
+#include "hpcai/configs/spec_docs.h"
 #include "hpcai/configs/spec.h"
 #include "spec_test_util.h"
 
@@ -178,6 +182,109 @@ TEST(RoundTrip, ExpandedPointsRoundTrip) {
     EXPECT_EQ(SpecHash(*back.spec), SpecHash(p));
     EXPECT_EQ(back.spec->name, p.name);
   }
+}
+
+}  // namespace
+}  // namespace hpcai
+
+namespace hpcai {
+namespace {
+
+// Every string-valued key, tried with shell metacharacters through --set:
+// each value is either rejected with a diagnostic at that key (names,
+// enums, formats) or accepted and carried verbatim through the canonical
+// round trip.  The key list is checked against the schema reference, so a
+// new string key cannot be forgotten here.
+TEST(RoundTrip, ShellMetacharactersInEveryStringField) {
+  using Get = std::function<std::string(const ResolvedSpec&)>;
+  const std::map<std::string, Get> fields = {
+      {"name", [](const ResolvedSpec& s) { return s.name; }},
+      {"backend", [](const ResolvedSpec& s) { return s.backend; }},
+      {"runs_root", [](const ResolvedSpec& s) { return s.runs_root; }},
+      {"resources.mem", [](const ResolvedSpec& s) { return s.resources.mem; }},
+      {"resources.time", [](const ResolvedSpec& s) { return s.resources.time; }},
+      {"resources.partition", [](const ResolvedSpec& s) { return s.resources.partition.value_or(""); }},
+      {"resources.account", [](const ResolvedSpec& s) { return s.resources.account.value_or(""); }},
+      {"resources.qos", [](const ResolvedSpec& s) { return s.resources.qos.value_or(""); }},
+      {"resources.constraint", [](const ResolvedSpec& s) { return s.resources.constraint.value_or(""); }},
+      {"environment.modules", [](const ResolvedSpec& s) { return s.environment.modules.at(0); }},
+      {"environment.env", [](const ResolvedSpec& s) { return s.environment.env.at(0).second; }},
+      {"environment.setup", [](const ResolvedSpec& s) { return s.environment.setup.at(0); }},
+      {"launcher", [](const ResolvedSpec& s) { return s.launcher; }},
+      {"train_binary", [](const ResolvedSpec& s) { return s.train_binary; }},
+      {"data.train", [](const ResolvedSpec& s) { return s.data.train; }},
+      {"data.val", [](const ResolvedSpec& s) { return s.data.val.value_or(""); }},
+      {"data.x", [](const ResolvedSpec& s) { return s.data.x; }},
+      {"data.y", [](const ResolvedSpec& s) { return s.data.y; }},
+      {"model.type", [](const ResolvedSpec& s) { return s.model.type; }},
+      {"model.activation", [](const ResolvedSpec& s) { return s.model.activation; }},
+      {"model.init", [](const ResolvedSpec& s) { return s.model.init; }},
+      {"optimizer.type", [](const ResolvedSpec& s) { return s.optimizer.type; }},
+      {"schedule.type", [](const ResolvedSpec& s) { return s.schedule.type; }},
+      {"training.precision", [](const ResolvedSpec& s) { return s.training.precision; }},
+      {"training.eval_every", [](const ResolvedSpec& s) { return s.training.eval_every; }},
+      {"preemption.signal", [](const ResolvedSpec& s) { return s.preemption.signal; }},
+  };
+  // Completeness: every key whose type is not numeric/boolean is listed above.
+  std::istringstream md(SpecReferenceMarkdown());
+  for (std::string line; std::getline(md, line);) {
+    if (line.rfind("| `", 0) != 0 || line.find("sweep.") != std::string::npos) continue;
+    std::string key = line.substr(3, line.find('`', 3) - 3);
+    std::string type = line.substr(line.find("` | ") + 4);
+    type = type.substr(0, type.find(" | `"));
+    if (type.rfind("integer", 0) == 0 || type.rfind("number", 0) == 0 || type == "true \\| false" ||
+        type.rfind("list of integers", 0) == 0 || type == "list of conv layers") {
+      continue;
+    }
+    EXPECT_TRUE(fields.count(key)) << "string key not covered by this test: " << key << " (" << type << ")";
+  }
+
+  const std::vector<std::string> nasty = {"$(id)", "`id`", "a;b", "a&&b", "a|b", "a>b", "'q'", "\"dq\"",
+                                          "a b", "$HOME", "${X:-y}", "$$", "\\\\n", "*", "#c", "~/x"};
+  int accepted = 0, rejected = 0;
+  for (const auto& [key, get] : fields) {
+    for (const auto& raw : nasty) {
+      // Written as a YAML double-quoted value; ${...} stays literal via $$.
+      std::string literal;
+      for (char c : raw) {
+        if (c == '$') literal += "$$";
+        else if (c == '"' || c == '\\') literal += std::string("\\") + c;
+        else literal += c;
+      }
+      std::string value = "\"" + literal + "\"";
+      std::string set = key + "=" + value;
+      if (key == "environment.modules" || key == "environment.setup") set = key + "=[" + value + "]";
+      if (key == "environment.env") set = key + "={V: " + value + "}";
+      auto r = Load("name: x\n", {set});
+      if (!r.ok()) {
+        // Rejected: the diagnostic names the key (or an item of it).
+        bool named = false;
+        for (const auto& d : r.diagnostics) named = named || d.key_path.rfind(key, 0) == 0;
+        EXPECT_TRUE(named) << set << "\n" << r.FormatAll();
+        ++rejected;
+        continue;
+      }
+      ++accepted;
+      const std::string got = get(*r.spec);
+      const bool is_path = key == "runs_root" || key == "train_binary" || key == "data.train" || key == "data.val";
+      if (is_path) {
+        // Paths are made absolute; the text itself is kept (as the last component(s)).
+        std::string tail = raw.rfind("~/", 0) == 0 ? raw.substr(1) : raw;
+        EXPECT_NE(got.find(tail), std::string::npos) << set << " -> " << got;
+      } else {
+        EXPECT_EQ(got, raw) << set;
+      }
+      const std::string canon = CanonicalYaml(*r.spec);
+      auto back = Load(canon);
+      ASSERT_TRUE(back.ok()) << set << "\n" << back.FormatAll();
+      EXPECT_EQ(get(*back.spec), got) << set;
+      EXPECT_EQ(CanonicalYaml(*back.spec), canon) << set;
+    }
+  }
+  // The 10 free-string and path keys take every value (module names refuse
+  // only "a b"); names, enums and formats take none.
+  EXPECT_EQ(accepted, 10 * 16 - 1) << "accepted " << accepted << ", rejected " << rejected;
+  EXPECT_EQ(accepted + rejected, static_cast<int>(fields.size() * nasty.size()));
 }
 
 }  // namespace

@@ -44,12 +44,25 @@ expect_contains "$("$H" status "$run")" "COMPLETED" "table"
 write_spec "$WORK/b.yaml" requeue-b 6 0 "    TINY_REQUEUE: \"1\""
 run="$(submit_id "$WORK/b.yaml")"
 job="$(slurm_job_of "$run")"
+# `hpcai logs -f` follows across the requeue and stops by itself at the final state.
+"$H" logs "$run" -f > "$WORK/follow.out" 2> "$WORK/follow.err" &
+follower=$!
 wait_log "$run" "tiny-train rank 0 on" 60
 scancel --signal=USR1 --batch "$job"
 wait_log "$run" "requeued $job" 30 0
 wait_restarts "$run" 1 30
 scontrol update JobId="$job" StartTime=now
 wait_state "$run" 90 COMPLETED
+deadline=$((SECONDS + 20))
+while kill -0 "$follower" 2>/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "logs -f did not stop after the job completed"; sleep 0.2
+done
+wait "$follower" || fail "logs -f exit code"
+follow="$(cat "$WORK/follow.out")"
+expect_contains "$follow" "tiny-train rank 0: got USR1" "logs -f: first start"
+expect_contains "$follow" "==== hpcai: job $job restart 1 ====" "logs -f: moved to the restart"
+expect_contains "$follow" "step ended with exit code 0" "logs -f: second start to the end"
+expect_contains "$(cat "$WORK/follow.err")" "ended COMPLETED" "logs -f: final state"
 e0="$(cat "$WORK/runs/$run/logs/exit-$job-0.json")"
 e1="$(cat "$WORK/runs/$run/logs/exit-$job-1.json")"
 expect_contains "$e0" '"exit":75' "first start ended checkpointed"

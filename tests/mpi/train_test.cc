@@ -121,12 +121,14 @@ class TrainTest : public ::testing::Test {
 
   // Trains in TestRoot()/<name> (fresh) on `comm`; returns the summary.
   static Result<TrainSummary> Run(Communicator& comm, const ResolvedSpec& spec, const std::string& name,
-                                  std::optional<int64_t> max_steps = std::nullopt) {
+                                  std::optional<int64_t> max_steps = std::nullopt, bool fresh = true,
+                                  int64_t stop_at_step = -1) {
     TrainOptions o;
     o.run_dir = TestRoot() + "/" + name;
-    if (comm.rank() == 0) (void)fs::RemoveAll(o.run_dir);
+    if (fresh && comm.rank() == 0) (void)fs::RemoveAll(o.run_dir);
     (void)comm.Barrier();
     o.max_steps = max_steps;
+    o.stop_at_step = stop_at_step;
     o.progress = false;
     o.return_params = true;
     o.threads = 1;
@@ -155,6 +157,7 @@ class TrainTest : public ::testing::Test {
         }
         kept.set(k, v);
       }
+      if (kept.get("type").as_string() == "resume") continue;  // only in resumed runs
       out.push_back(kept.dump());
     }
     return out;
@@ -243,6 +246,86 @@ TEST_F(TrainTest, WorldSizesFollowTheSameTrajectory) {
     }
     ASSERT_TRUE(comm_->Barrier().ok());
   }
+}
+
+// Interrupted after step k and resumed == uninterrupted, bit for bit
+// (parameters and every deterministic metrics value), for k mid-epoch,
+// mid-logging-window, at an epoch's end and just before the end.  Adam
+// (step count for bias correction) and dropout (per-rank RNG streams) make
+// every part of the state matter.
+TEST_F(TrainTest, ResumeAfterAnyStepIsBitwiseExact) {
+  ResolvedSpec spec = Spec();
+  spec.optimizer.type = "adam";
+  spec.optimizer.lr = 0.01;
+  spec.model.dropout = 0.2;
+  spec.training.log_every = 4;
+  spec.checkpoint.every_steps = 7;
+  spec.checkpoint.async = true;
+  auto ref = Run(*comm_, spec, "resume-ref");
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  ASSERT_EQ(ref->steps, 33);
+  const auto ref_metrics = comm_->rank() == 0 ? DeterministicMetrics("resume-ref") : std::vector<std::string>{};
+  for (int64_t k : {5, 11, 18, 32}) {
+    const std::string name = "resume-" + std::to_string(k);
+    auto first = Run(*comm_, spec, name, std::nullopt, /*fresh=*/true, /*stop_at_step=*/k);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ(first->steps, k);
+    EXPECT_EQ(first->stop_signal, -1);
+    EXPECT_TRUE(first->checkpointed);
+    auto second = Run(*comm_, spec, name, std::nullopt, /*fresh=*/false);
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    EXPECT_EQ(second->resumed_from_step, k);
+    EXPECT_EQ(second->steps, 33);
+    EXPECT_EQ(second->stop_signal, 0);
+    ASSERT_EQ(second->final_params.size(), ref->final_params.size());
+    EXPECT_EQ(0, std::memcmp(second->final_params.data(), ref->final_params.data(),
+                             ref->final_params.size() * sizeof(float)))
+        << "interrupted after step " << k;
+    EXPECT_EQ(second->val_accuracy, ref->val_accuracy);
+    if (comm_->rank() == 0) {
+      EXPECT_EQ(DeterministicMetrics(name), ref_metrics) << "interrupted after step " << k;
+    }
+  }
+}
+
+// A flipped byte in the newest checkpoint: every rank falls back to the
+// previous one, and the run still ends exactly where the uninterrupted one did.
+TEST_F(TrainTest, CorruptLatestCheckpointFallsBackToThePreviousOne) {
+  ResolvedSpec spec = Spec();
+  spec.checkpoint.every_steps = 7;
+  spec.checkpoint.async = false;
+  auto ref = Run(*comm_, spec, "fallback-ref");
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  auto first = Run(*comm_, spec, "fallback", std::nullopt, true, /*stop_at_step=*/18);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  if (comm_->rank() == 0) {
+    const std::string path = TestRoot() + "/fallback/checkpoints/ckpt-18.h5";
+    auto bytes = fs::ReadFile(path);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    std::string b = *bytes;
+    b[b.size() / 2] ^= 0x5a;
+    ASSERT_TRUE(fs::AtomicWriteFile(path, b).ok());
+  }
+  auto second = Run(*comm_, spec, "fallback", std::nullopt, /*fresh=*/false);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->resumed_from_step, 14);  // ckpt-14.h5, the periodic one before
+  EXPECT_EQ(0, std::memcmp(second->final_params.data(), ref->final_params.data(),
+                           ref->final_params.size() * sizeof(float)));
+  if (comm_->rank() == 0) {
+    EXPECT_EQ(DeterministicMetrics("fallback"), DeterministicMetrics("fallback-ref"));
+  }
+}
+
+TEST_F(TrainTest, CheckpointOfAnotherModelIsRefused) {
+  ResolvedSpec spec = Spec();
+  spec.data.val.reset();
+  auto first = Run(*comm_, spec, "othermodel", std::nullopt, true, /*stop_at_step=*/3);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  spec.model.hidden = {32};
+  auto second = Run(*comm_, spec, "othermodel", std::nullopt, /*fresh=*/false);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("different model"), std::string::npos) << second.status().message();
 }
 
 TEST_F(TrainTest, NonFiniteInputStopsNamingStepAndSample) {

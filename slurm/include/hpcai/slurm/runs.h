@@ -94,4 +94,12 @@ bool IsFinalState(const std::string& state);
 // step).  Recorded in run.json.  Returns a line describing what was done.
 Result<std::string> CancelRun(const IndexEntry& entry, const std::string& signal);
 
+// A new attempt of an existing run (for `hpcai resume`): re-renders
+// job.sbatch from `spec` for the same run directory, submits it through the
+// run's backend and appends the attempt to run.json.  spec.yaml is not
+// touched (the caller decides what to record).  FailedPrecondition when the
+// run is still live or is a sweep; a refusal is returned as the error, with
+// the attempt recorded SUBMIT_FAILED.  Returns the new job id.
+Result<std::string> SubmitNewAttempt(const IndexEntry& entry, const ResolvedSpec& spec);
+
 }  // namespace hpcai::slurm
