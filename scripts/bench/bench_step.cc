@@ -7,7 +7,7 @@
 //
 // Prints one line per measurement:
 //   <what> model=<m> threads=<T> batch=<B> step_ms=<median over reps> min_ms=<min>
-//   samples_per_s=<B / median> rss_mb=<peak RSS>
+//   cpu_ms=<median process CPU time per step> samples_per_s=<B / median> rss_mb=<peak RSS>
 // Data loading is not included (it is the same memcpy for every side).
 #include <cblas.h>
 #include <sys/resource.h>
@@ -45,22 +45,47 @@ double PeakRssMb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-void Report(const Options& o, std::vector<double> per_step) {
-  std::sort(per_step.begin(), per_step.end());
-  const double med = per_step[per_step.size() / 2];
-  std::printf("%s model=%s threads=%d batch=%lld step_ms=%.3f min_ms=%.3f samples_per_s=%.0f rss_mb=%.0f\n",
+// CPU time of the whole process (all threads), seconds.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Timing {
+  std::vector<double> wall;  // seconds per step, one entry per repetition
+  std::vector<double> cpu;   // process CPU seconds per step (all threads)
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// cpu_ms is the CPU time of all threads per step: on a busy machine it is
+// steadier than wall time for 1-thread runs (it excludes time other
+// processes held the core); for T threads it includes waiting at barriers.
+void Report(const Options& o, const Timing& t) {
+  const double med = Median(t.wall);
+  const double mn = *std::min_element(t.wall.begin(), t.wall.end());
+  std::printf("%s model=%s threads=%d batch=%lld step_ms=%.3f min_ms=%.3f cpu_ms=%.3f "
+              "samples_per_s=%.0f rss_mb=%.0f\n",
               o.what.c_str(), o.model.c_str(), o.threads, static_cast<long long>(o.batch),
-              med * 1e3, per_step[0] * 1e3, static_cast<double>(o.batch) / med, PeakRssMb());
+              med * 1e3, mn * 1e3, Median(t.cpu) * 1e3, static_cast<double>(o.batch) / med,
+              PeakRssMb());
 }
 
 template <typename F>
-std::vector<double> Time(const Options& o, F step) {
+Timing Time(const Options& o, F step) {
   for (int i = 0; i < 5; ++i) step();  // warm up: buffers, caches, thread wake-ups
-  std::vector<double> out;
+  Timing out;
   for (int r = 0; r < o.reps; ++r) {
+    const double c0 = ProcessCpuSeconds();
     auto t0 = Clock::now();
     for (int i = 0; i < o.steps; ++i) step();
-    out.push_back(Seconds(t0, Clock::now()) / o.steps);
+    out.wall.push_back(Seconds(t0, Clock::now()) / o.steps);
+    out.cpu.push_back((ProcessCpuSeconds() - c0) / o.steps);
   }
   return out;
 }
