@@ -3,7 +3,9 @@
 // the MLP, the bare cblas_sgemm calls of the same shapes in the same process.
 //
 //   hpcai_bench_step --what hpcai|gemm|gemm-sharded --model mlp|cnn
-//                    --threads T --batch B --steps N --reps R
+//                    --threads T --batch B --steps N --reps R [--backend cpu|cuda]
+// (--backend cuda: the step on a GPU, for docs/gpu.md's checklist; fails with
+// one line when the build or the machine has no CUDA device)
 //
 // Prints one line per measurement:
 //   <what> model=<m> threads=<T> batch=<B> step_ms=<median over reps> min_ms=<min>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "hpcai/base/rng.h"
+#include "hpcai/kernels/backend.h"
 #include "hpcai/kernels/parallel.h"
 #include "hpcai/runtime/model.h"
 #include "hpcai/runtime/optimizer.h"
@@ -30,7 +33,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string what = "hpcai", model = "mlp";
+  std::string what = "hpcai", model = "mlp", backend = "cpu";
   int threads = 1, steps = 20, reps = 7;
   int64_t batch = 256;
 };
@@ -102,9 +105,11 @@ int RunHpcai(const Options& o) {
     spec.hidden = {128};  // conv 32 + pool, conv 64 + pool (the defaults), dense 128, 10
     shape = {1, 28, 28};
   }
-  auto model = hpcai::runtime::Model::Create(spec, shape, 10, 1);
+  hpcai::runtime::ModelOptions mo;
+  mo.backend = o.backend;
+  auto model = hpcai::runtime::Model::Create(spec, shape, 10, 1, mo);
   if (!model.ok()) {
-    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    std::fprintf(stderr, "hpcai_bench_step: %s\n", model.status().ToString().c_str());
     return 1;
   }
   auto& m = *model;
@@ -113,8 +118,11 @@ int RunHpcai(const Options& o) {
   os.type = "sgd";
   os.lr = 0.01;
   os.momentum = 0.9;
-  auto opt = hpcai::runtime::Optimizer::Create(os, m->params());
-  if (!opt.ok()) return 1;
+  auto opt = hpcai::runtime::Optimizer::Create(os, m->params(), m->backend());
+  if (!opt.ok()) {
+    std::fprintf(stderr, "hpcai_bench_step: %s\n", opt.status().ToString().c_str());
+    return 1;
+  }
   hpcai::Rng rng(7);
   std::vector<float> x(o.batch * 784);
   std::vector<int32_t> y(o.batch);
@@ -124,6 +132,7 @@ int RunHpcai(const Options& o) {
   Report(o, Time(o, [&] {
            m->ForwardBackward(x.data(), y.data(), o.batch, o.batch, nullptr, nullptr);
            (*opt)->Step(0.01);
+           if (o.backend != "cpu") m->backend()->Synchronize();  // time the device work too
          }));
   return 0;
 }
@@ -184,6 +193,7 @@ int main(int argc, char** argv) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--what") o.what = v;
     else if (k == "--model") o.model = v;
+    else if (k == "--backend") o.backend = v;
     else if (k == "--threads") o.threads = std::atoi(v.c_str());
     else if (k == "--batch") o.batch = std::atoll(v.c_str());
     else if (k == "--steps") o.steps = std::atoi(v.c_str());
