@@ -50,7 +50,8 @@ void SetupData(CLI::App& root) {
   s->add_option("--shape", syn->shape, "Sample shape C,H,W (instead of --features)");
   s->add_option("--classes", syn->opt.classes, "Number of classes")->required();
   s->add_option("--out", syn->opt.out, "Output directory")->required();
-  s->add_option("--seed", syn->opt.seed, "Seed");
+  s->add_option("--seed", syn->opt.seed, "Seed of the samples (use different seeds for train and val)");
+  s->add_option("--task-seed", syn->opt.task_seed, "Seed of the class means: same task-seed = same problem (default 0)");
   s->add_option("--separation", syn->opt.separation, "Distance between class means in noise std units (default 3)");
   auto* ss = s->add_option("--shards", syn->opt.shards, "Number of shards");
   s->add_option("--shard-size", syn->opt.shard_size_mb, "Target MB per shard (default 256)")->excludes(ss);

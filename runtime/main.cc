@@ -64,7 +64,10 @@ int RunRank(const Args& args) {
   const std::string spec_path = fs::Join(args.run_dir, "spec.yaml");
   SpecLoadResult loaded = LoadSpecFile(spec_path, lo);
   Status st;
-  if (!loaded.ok()) {
+  if (!fs::Exists(spec_path)) {
+    st = Status::SpecError("no spec.yaml in the run directory " + args.run_dir +
+                           " (hint: `hpcai submit` creates run directories; check --run-dir)");
+  } else if (!loaded.ok()) {
     st = Status::SpecError(spec_path + ": invalid spec:\n" + loaded.FormatAll());
   } else if (loaded.spec->resources.gpus_per_node > 0 && !BuildHasNccl()) {
     st = Status::FailedPrecondition(
@@ -103,10 +106,11 @@ int RunRank(const Args& args) {
     std::string acc = s.val_accuracy >= 0
                           ? "test accuracy " + std::to_string(s.val_accuracy).substr(0, 6) + " (loss " +
                                 std::to_string(s.val_loss).substr(0, 6) + ")"
-                          : std::string("no validation data");
-    std::printf("hpcai-train: %s: %lld/%lld steps (%lld epochs) in %s | %s | %s samples/s on %d rank%s | data stall %.1f%%%s\n",
+                          : std::string(s.stop_signal != 0 ? "no final evaluation (stopped)" : "no validation data");
+    std::printf("hpcai-train: %s: %lld/%lld steps (%lld epoch%s) in %s | %s | %s samples/s on %d rank%s | data %.1f%% of step time%s\n",
                 s.stop_signal != 0 ? "stopped" : "done", static_cast<long long>(s.steps),
                 static_cast<long long>(s.total_steps), static_cast<long long>(s.epochs_completed),
+                s.epochs_completed == 1 ? "" : "s",
                 FormatDuration(s.seconds).c_str(), acc.c_str(), FormatRate(s.samples_per_sec).c_str(),
                 comm->size(), comm->size() == 1 ? "" : "s", 100.0 * s.data_fraction,
                 s.skipped_steps > 0 ? (" | skipped " + std::to_string(s.skipped_steps) + " non-finite steps").c_str()

@@ -31,8 +31,6 @@ step "Validating the experiment spec"
 "$HPCAI" validate configs/examples/fashion-mnist-mlp.yaml
 
 step "Submitting and following the run"
-# This quickstart runs as root on a single machine; Open MPI refuses root unless told.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$HPCAI" submit configs/examples/fashion-mnist-mlp.yaml --follow
 
 step "Run status and checkpoints"

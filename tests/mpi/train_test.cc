@@ -388,7 +388,9 @@ TEST_F(TrainTest, MissingDataFailsTogether) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ExitCodeFor(r.status()), exit_code::kDataError) << r.status().ToString();
   EXPECT_NE(r.status().message().find("does-not-exist"), std::string::npos);
-  EXPECT_EQ(r.status().message().rfind("rank 0: ", 0), 0u) << r.status().message();
+  if (comm_->size() > 1) {
+    EXPECT_EQ(r.status().message().rfind("rank 0: ", 0), 0u) << r.status().message();
+  }
 }
 
 TEST_F(TrainTest, ModelThatDoesNotFitTheDataIsASpecError) {
