@@ -1,7 +1,11 @@
 // `hpcai data`: convert inputs into hpcai HDF5 datasets, make synthetic ones,
 // and inspect/verify them (format: docs/data-format.md).
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +16,7 @@
 #include "hpcai/base/json.h"
 #include "hpcai/io/convert.h"
 #include "hpcai/io/dataset.h"
+#include "hpcai/io/reader.h"
 
 namespace hpcai::cli {
 
@@ -267,6 +272,148 @@ int RunInspect(const InspectArgs& a) {
   return 0;
 }
 
+
+// ---- bench ------------------------------------------------------------------------------
+
+struct BenchArgs {
+  std::string dir;
+  std::string mode = "stream";
+  int64_t batch = 256;
+  int prefetch = 2;
+  int repeats = 5;
+  int64_t window = 0;
+  int64_t budget_mb = 64;
+  double compute_ms = 0;
+  bool json = false;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]));
+}
+
+// The reference: read(2) of every shard file, front to back, 4 MiB at a time.
+Result<double> RawReadSeconds(const std::vector<std::string>& files, std::vector<char>* buf, uint64_t* sink) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& f : files) {
+    int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::IOError("cannot open '" + f + "'");
+    ssize_t r;
+    while ((r = ::read(fd, buf->data(), buf->size())) > 0) *sink += static_cast<unsigned char>((*buf)[r / 2]);
+    ::close(fd);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// CPU seconds used by the whole process (all threads) so far.
+double ProcessCpuSeconds() {
+  struct rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+// Busy work standing in for a training step (keeps one core busy like compute does).
+void Spin(double ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double, std::milli>(ms);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+int RunBench(const BenchArgs& a) {
+  auto info = io::ReadDatasetInfo(a.dir);
+  if (!info.ok()) return ReportError(info.status());
+  std::vector<std::string> files;
+  int64_t file_bytes = 0;
+  for (const auto& s : info->shards) {
+    files.push_back(fs::Join(a.dir, s.file));
+    struct stat st{};
+    if (::stat(files.back().c_str(), &st) == 0) file_bytes += st.st_size;
+  }
+  const double x_float_bytes = static_cast<double>(info->num_samples) * static_cast<double>(info->feature_dim()) * 4.0;
+  io::ReaderOptions o;
+  o.global_batch = a.batch;
+  o.prefetch = a.prefetch;
+  o.mode = a.mode == "cache" ? io::ReadMode::kCache : io::ReadMode::kStream;
+  o.memory_budget_mb = a.budget_mb;
+  o.window_chunks = a.window;
+  std::vector<char> buf(4 << 20);
+  uint64_t sink = 0;
+  (void)RawReadSeconds(files, &buf, &sink);  // warm the page cache
+  auto t_open = std::chrono::steady_clock::now();
+  auto reader = io::ShardReader::Open(a.dir, o);
+  if (!reader.ok()) return ReportError(reader.status());
+  double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_open).count();
+  std::vector<double> raw_s, rd_s, stall_frac, raw_cpu, rd_cpu;
+  io::Batch b;
+  for (int rep = 0; rep < a.repeats; ++rep) {
+    // Alternate reference and reader in the same run (noise hits both).
+    double c0 = ProcessCpuSeconds();
+    auto raw = RawReadSeconds(files, &buf, &sink);
+    if (!raw.ok()) return ReportError(raw.status());
+    raw_s.push_back(*raw);
+    raw_cpu.push_back(ProcessCpuSeconds() - c0);
+    c0 = ProcessCpuSeconds();
+    auto t0 = std::chrono::steady_clock::now();
+    (*reader)->Seek(rep, 0);
+    (*reader)->TakeStallSeconds();
+    while (true) {
+      auto more = (*reader)->Next(&b);
+      if (!more.ok()) return ReportError(more.status());
+      if (!*more) break;
+      if (a.compute_ms > 0) Spin(a.compute_ms);
+      sink += b.y.empty() ? 0 : static_cast<uint64_t>(b.y[0]);
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rd_s.push_back(secs);
+    rd_cpu.push_back(ProcessCpuSeconds() - c0);
+    stall_frac.push_back((*reader)->TakeStallSeconds() / secs);
+  }
+  const double raw_mbs = static_cast<double>(file_bytes) / 1e6 / Median(raw_s);
+  const double rd_mbs = x_float_bytes / 1e6 / Median(rd_s);
+  if (a.json) {
+    Json j = Json::MakeObject();
+    j.set("dir", a.dir);
+    j.set("mode", (*reader)->mode() == io::ReadMode::kCache ? "cache" : "stream");
+    j.set("dtype", info->dtype);
+    j.set("samples", info->num_samples);
+    j.set("batch", a.batch);
+    j.set("prefetch", a.prefetch);
+    j.set("compute_ms", a.compute_ms);
+    j.set("repeats", a.repeats);
+    j.set("file_mb", static_cast<double>(file_bytes) / 1e6);
+    j.set("x_float_mb", x_float_bytes / 1e6);
+    j.set("open_s", open_s);
+    j.set("raw_mb_s", raw_mbs);
+    j.set("reader_mb_s", rd_mbs);
+    j.set("ratio", rd_mbs / raw_mbs);
+    // CPU cost per byte (all threads), robust on a busy machine; excludes the
+    // busy "step" when --compute-ms is set only if that is 0.
+    j.set("raw_cpu_mb_s", static_cast<double>(file_bytes) / 1e6 / std::max(1e-9, Median(raw_cpu)));
+    j.set("reader_cpu_mb_s", x_float_bytes / 1e6 / std::max(1e-9, Median(rd_cpu)));
+    j.set("cpu_ratio", (x_float_bytes / std::max(1e-9, Median(rd_cpu))) /
+                           (static_cast<double>(file_bytes) / std::max(1e-9, Median(raw_cpu))));
+    j.set("stall_fraction", Median(stall_frac));
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("reader bench: %s (%s, %lld samples, %s mode, batch %lld, prefetch %d, %d repeats, medians)\n",
+                a.dir.c_str(), info->dtype.c_str(), static_cast<long long>(info->num_samples),
+                (*reader)->mode() == io::ReadMode::kCache ? "cache" : "stream", static_cast<long long>(a.batch),
+                a.prefetch, a.repeats);
+    std::printf("  raw read(2) of the shard files : %8.1f MB/s  (%.1f MB)\n", raw_mbs, file_bytes / 1e6);
+    std::printf("  reader, float32 x delivered    : %8.1f MB/s  (%.1f MB per epoch)\n", rd_mbs, x_float_bytes / 1e6);
+    std::printf("  ratio reader / raw             : %8.2f\n", rd_mbs / raw_mbs);
+    std::printf("  per CPU-second (all threads)   : raw %.1f MB, reader %.1f MB, ratio %.2f\n",
+                static_cast<double>(file_bytes) / 1e6 / std::max(1e-9, Median(raw_cpu)),
+                x_float_bytes / 1e6 / std::max(1e-9, Median(rd_cpu)),
+                (x_float_bytes / std::max(1e-9, Median(rd_cpu))) /
+                    (static_cast<double>(file_bytes) / std::max(1e-9, Median(raw_cpu))));
+    std::printf("  open (incl. cache load)        : %8.3f s\n", open_s);
+    if (a.compute_ms > 0) std::printf("  data stall                     : %8.1f %% of the loop\n", 100 * Median(stall_frac));
+  }
+  return sink == 42 ? 0 : 0;  // sink keeps the reads from being optimised away
+}
+
 }  // namespace
 
 void SetupData(CLI::App& root) {
@@ -309,7 +456,8 @@ void SetupData(CLI::App& root) {
   s->add_option("--shape", syn->shape, "Sample shape C,H,W (instead of --features)");
   s->add_option("--classes", syn->opt.classes, "Number of classes")->required();
   s->add_option("--out", syn->opt.out, "Output directory")->required();
-  s->add_option("--seed", syn->opt.seed, "Seed");
+  s->add_option("--seed", syn->opt.seed, "Seed of the samples (use different seeds for train and val)");
+  s->add_option("--task-seed", syn->opt.task_seed, "Seed of the class means: same task-seed = same problem (default 0)");
   s->add_option("--separation", syn->opt.separation, "Distance between class means in noise std units (default 3)");
   auto* ss = s->add_option("--shards", syn->opt.shards, "Number of shards");
   s->add_option("--shard-size", syn->opt.shard_size_mb, "Target MB per shard (default 256)")->excludes(ss);
@@ -330,6 +478,21 @@ void SetupData(CLI::App& root) {
   i->add_option("--y-name", ins->y_name, "Labels dataset name (default: from manifest.json)");
   AddExample(i, "hpcai data inspect data/fmnist/train --verify");
   i->callback([ins] { Exit(RunInspect(*ins)); });
+
+  // bench
+  auto ben = std::make_shared<BenchArgs>();
+  auto* b = app->add_subcommand("bench", "Measure reader throughput against a raw read of the same files");
+  b->add_option("dir", ben->dir, "Dataset directory")->required();
+  b->add_option("--mode", ben->mode, "Reader mode")->check(CLI::IsMember({"cache", "stream"}));
+  b->add_option("--batch", ben->batch, "Global batch size");
+  b->add_option("--prefetch", ben->prefetch, "Batches read ahead");
+  b->add_option("--repeats", ben->repeats, "Epochs measured (alternating with the raw read)");
+  b->add_option("--window", ben->window, "Stream mode: chunks per shuffle window (0: from --budget-mb)");
+  b->add_option("--budget-mb", ben->budget_mb, "Reader memory budget");
+  b->add_option("--compute-ms", ben->compute_ms, "Busy work per batch (simulated step) to measure the data stall");
+  b->add_flag("--json", ben->json, "One JSON line");
+  AddExample(b, "hpcai data bench data/fmnist/train --mode stream --repeats 5");
+  b->callback([ben] { Exit(RunBench(*ben)); });
 }
 
 }  // namespace hpcai::cli

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "hpcai/base/fs.h"
+#include "hpcai/base/json.h"
 #include "hpcai/slurm/runs.h"
 #include "run_view.h"
 
@@ -53,9 +54,22 @@ int RunLogs(const LogsCliOptions& o) {
   }
   std::vector<LogSegment> segs = ListLogSegments(entry->dir, *rec);
   if (o.list) {
+    // One line per start: how it ended (from the job's exit record) and its file.
     for (size_t i = 0; i < segs.size(); ++i) {
-      std::cout << i << "  job " << segs[i].job_id << " restart " << segs[i].restart << "  "
-                << (o.stderr_stream ? segs[i].err : segs[i].out) << "\n";
+      std::string outcome = "no exit record (running, or killed)";
+      auto text = fs::ReadFile(segs[i].exit_file, 1 << 16);
+      if (text.ok()) {
+        auto j = Json::Parse(*text);
+        if (j.ok() && j->get("exit").is_number()) {
+          int64_t code = j->get("exit").as_int();
+          outcome = "exit " + std::to_string(code) +
+                    (code == 0 ? " (completed)" : code == exit_code::kRequeued ? " (checkpointed)" : " (failed)") +
+                    " at " + j->get("finished_at").as_string();
+        }
+      }
+      std::cout << i << "  attempt " << segs[i].attempt << "  job " << segs[i].job_id << " restart "
+                << segs[i].restart << "  " << outcome << "  " << (o.stderr_stream ? segs[i].err : segs[i].out)
+                << "\n";
     }
     return exit_code::kOk;
   }

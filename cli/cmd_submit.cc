@@ -8,11 +8,13 @@
 #include <memory>
 #include <thread>
 
+#include "build_info.h"
 #include "common.h"
 #include "hpcai/base/json.h"
 #include "hpcai/configs/spec.h"
 #include "hpcai/slurm/runs.h"
 #include "run_view.h"
+#include "spec_data_check.h"
 
 namespace hpcai::cli {
 
@@ -25,6 +27,7 @@ struct SubmitCliOptions {
   std::string backend;
   bool follow = false;
   bool json = false;
+  bool no_data = false;
 };
 
 void PrintSummary(const ResolvedSpec& spec, const slurm::SubmitOutcome& o, std::ostream& out) {
@@ -104,6 +107,8 @@ int FollowSweep(const slurm::IndexEntry& sweep) {
 int RunSubmit(const SubmitCliOptions& o) {
   SpecLoadOptions lo;
   lo.overrides = o.overrides;
+  lo.cuda_available = BuildHasCuda();
+  lo.check_data = !o.no_data;
   SpecLoadResult loaded = LoadSpecFile(o.spec_path, lo);
   if (!loaded.ok()) {
     std::cerr << loaded.FormatAll();
@@ -111,6 +116,22 @@ int RunSubmit(const SubmitCliOptions& o) {
     return exit_code::kSpecError;
   }
   const ResolvedSpec& spec = *loaded.spec;
+  // The data checks of `hpcai validate`, per sweep point, before anything is created.
+  if (lo.check_data) {
+    auto points = ExpandSweep(spec);
+    if (!points.ok()) return ReportError(points.status());
+    for (size_t i = 0; i < points->size(); ++i) {
+      DataCheckReport rep;
+      Status ds = CheckSpecData((*points)[i], &rep);
+      if (!ds.ok()) {
+        if (points->size() > 1) ds = ds.WithContext("sweep point " + std::to_string(i) + " (" + (*points)[i].name + ")");
+        int rc = ReportError(ds);
+        std::cerr << "hpcai: nothing was submitted (--no-data skips the data checks)\n";
+        return rc;
+      }
+      if (i == 0 && !rep.checked && !rep.note.empty() && !o.json) std::cerr << "hpcai: note: " << rep.note << "\n";
+    }
+  }
   slurm::SubmitOptions so;
   so.backend = o.backend;
   so.dry_run = o.dry_run;
@@ -176,6 +197,7 @@ void SetupSubmit(CLI::App& root) {
   app->add_flag("--follow", opts->follow,
                 "stream the job's log and progress until it ends; the exit code is the job's outcome");
   app->add_flag("--json", opts->json, "print {run_id, job_id, run_dir, ...} as JSON");
+  app->add_flag("--no-data", opts->no_data, "skip the data checks (data sets are opened when reachable here)");
   app->footer(
       "Examples:\n"
       "  hpcai submit experiment.yaml\n"

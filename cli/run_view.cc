@@ -228,6 +228,7 @@ std::vector<LogSegment> ListLogSegments(const std::string& run_dir, const slurm:
       s.err = fs::Join(logs, prefix + std::to_string(r) + ".err");
       s.slurm_out = fs::Join(job_logs, "slurm-" + at.job_id + ".out");
       s.slurm_err = fs::Join(job_logs, "slurm-" + at.job_id + ".err");
+      s.exit_file = fs::Join(logs, "exit-" + at.job_id + "-" + std::to_string(r) + ".json");
       segs.push_back(s);
     }
   }

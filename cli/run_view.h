@@ -36,6 +36,7 @@ struct LogSegment {
   int restart = 0;
   std::string out, err;           // the job's own output files
   std::string slurm_out, slurm_err;  // Slurm's messages for the job (all restarts)
+  std::string exit_file;             // logs/exit-<job>-<restart>.json (may not exist yet)
 };
 // Segments in order (attempt, then restart).  Only files that exist.
 std::vector<LogSegment> ListLogSegments(const std::string& run_dir, const slurm::RunRecord& record);

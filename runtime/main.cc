@@ -1,9 +1,172 @@
-// hpcai-train: the MPI program every rank of a job runs.  Implemented by issue 6.
-#include <cstdio>
+// hpcai-train: the MPI program every rank of a job runs (docs/runtime.md).
+//
+//   srun|mpirun hpcai-train --run-dir RUN [--max-steps N] [--threads T]
+//   hpcai-train --run-dir RUN            (a single process, for debugging)
+//
+// Exit codes (docs/exit-codes.md): 0 done, 2 spec/usage, 3 data, 4 numerical,
+// 75 preempted (checkpointed and requeued), 1 anything else.
+#include <mpi.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "hpcai/base/fs.h"
 #include "hpcai/base/status.h"
+#include "hpcai/configs/spec.h"
+#include "hpcai/runtime/communicator.h"
+#include "hpcai/runtime/metrics.h"
+#include "hpcai/runtime/preemption.h"
+#include "hpcai/runtime/signals.h"
+#include "hpcai/runtime/trainer.h"
+
+namespace {
+
+using namespace hpcai;
+using namespace hpcai::runtime;
+
+struct Args {
+  std::string run_dir;
+  int64_t max_steps = -1;
+  int threads = 0;
+  bool quiet = false;
+};
+
+int Fail(int rank, const Status& st) {
+  if (rank == 0) {
+    std::fprintf(stderr, "hpcai-train: error: %s\n", st.message().c_str());
+    std::fflush(stderr);
+  }
+  return ExitCodeFor(st);
+}
+
+bool BuildHasNccl() {
+  auto b = CommBackendsBuilt();
+  return std::find(b.begin(), b.end(), "nccl") != b.end();
+}
+
+int RunRank(const Args& args) {
+  // MPI communicator first: every later failure must be agreed by all ranks.
+  auto world = CreateCommunicator(CommOptions{});
+  if (!world.ok()) {
+    std::fprintf(stderr, "hpcai-train: error: %s\n", world.status().message().c_str());
+    return ExitCodeFor(world.status());
+  }
+  Communicator& mpi = **world;
+  const int rank = mpi.rank();
+
+  SpecLoadOptions lo;
+  lo.check_data = false;  // the reader validates data itself, with agreement
+  lo.cuda_available = BuildHasNccl();
+  const std::string spec_path = fs::Join(args.run_dir, "spec.yaml");
+  SpecLoadResult loaded = LoadSpecFile(spec_path, lo);
+  Status st;
+  if (!fs::Exists(spec_path)) {
+    st = Status::SpecError("no spec.yaml in the run directory " + args.run_dir +
+                           " (hint: `hpcai submit` creates run directories; check --run-dir)");
+  } else if (!loaded.ok()) {
+    st = Status::SpecError(spec_path + ": invalid spec:\n" + loaded.FormatAll());
+  } else if (loaded.spec->resources.gpus_per_node > 0 && !BuildHasNccl()) {
+    st = Status::FailedPrecondition(
+        "the spec asks for " + std::to_string(loaded.spec->resources.gpus_per_node) +
+        " GPUs per node but this hpcai-train has no CUDA/NCCL backend (hint: rebuild with "
+        "-DHPCAI_WITH_CUDA=ON, or set resources.gpus_per_node: 0)");
+  }
+  st = AgreeStatus(mpi, st);
+  if (!st.ok()) return Fail(rank, st);
+  const ResolvedSpec& spec = *loaded.spec;
+
+  std::vector<std::string> stop_signals = {spec.preemption.signal};
+  if (spec.preemption.signal != "TERM") stop_signals.push_back("TERM");
+  st = AgreeStatus(mpi, InstallStopSignals(stop_signals));
+  if (!st.ok()) return Fail(rank, st);
+
+  std::unique_ptr<Communicator> gpu_comm;
+  Communicator* comm = &mpi;
+  if (spec.resources.gpus_per_node > 0) {
+    auto c = CreateCommunicator(CommOptions{.gpu = true});
+    st = AgreeStatus(mpi, c.ok() ? Status::OK() : c.status());
+    if (!st.ok()) return Fail(rank, st);
+    gpu_comm = std::move(c).value();
+    comm = gpu_comm.get();
+  }
+
+  TrainOptions to;
+  to.run_dir = args.run_dir;
+  if (args.max_steps >= 0) to.max_steps = args.max_steps;
+  to.threads = args.threads;
+  to.progress = !args.quiet;
+  auto result = Train(spec, to, *comm);
+  if (!result.ok()) return Fail(rank, result.status());
+  const TrainSummary& s = *result;
+  if (rank == 0) {
+    std::string acc = s.val_accuracy >= 0
+                          ? "test accuracy " + std::to_string(s.val_accuracy).substr(0, 6) + " (loss " +
+                                std::to_string(s.val_loss).substr(0, 6) + ")"
+                          : std::string(s.stop_signal != 0 ? "no final evaluation (stopped)" : "no validation data");
+    std::printf("hpcai-train: %s: %lld/%lld steps (%lld epoch%s) in %s | %s | %s samples/s on %d rank%s | data %.1f%% of step time%s\n",
+                s.stop_signal != 0 ? "stopped" : "done", static_cast<long long>(s.steps),
+                static_cast<long long>(s.total_steps), static_cast<long long>(s.epochs_completed),
+                s.epochs_completed == 1 ? "" : "s",
+                FormatDuration(s.seconds).c_str(), acc.c_str(), FormatRate(s.samples_per_sec).c_str(),
+                comm->size(), comm->size() == 1 ? "" : "s", 100.0 * s.data_fraction,
+                s.skipped_steps > 0 ? (" | skipped " + std::to_string(s.skipped_steps) + " non-finite steps").c_str()
+                                    : "");
+    std::fflush(stdout);
+  }
+  if (s.stop_signal != 0) {
+    // The checkpoint is durable (Train waited for it).  Rank 0 requeues the
+    // job while every rank is still alive, then all leave with 75.
+    std::string line;
+    if (rank == 0) {
+      const RankEnvironment env = ResolveRankEnvironment(spec, comm->local_rank(), args.threads,
+                                                         [](const char* n) { return std::getenv(n); });
+      RequeueOutcome rq = RequeueAfterPreemption(spec.preemption, env);
+      line = "hpcai-train: preempted" +
+             (s.stop_signal > 0 ? " by SIG" + std::string(sigabbrev_np(s.stop_signal) ? sigabbrev_np(s.stop_signal) : "?")
+                                : std::string()) +
+             " after step " + std::to_string(s.steps) + ": checkpoint written; " + rq.message +
+             (rq.requeued ? "" : "; continue with `hpcai resume " + args.run_dir + "`");
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+    (void)mpi.Barrier();
+    return exit_code::kRequeued;
+  }
+  return exit_code::kOk;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::fprintf(stderr, "hpcai-train: error: not implemented in this build yet\n");
-  return hpcai::exit_code::kNotImplemented;
+  CLI::App app{"hpcai-train: data-parallel training of one run directory (run under srun or mpirun)"};
+  Args args;
+  app.add_option("--run-dir", args.run_dir, "Run directory holding spec.yaml; metrics and checkpoints go here")
+      ->required();
+  app.add_option("--max-steps", args.max_steps, "Stop after this many optimizer steps (overrides the spec)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", args.threads,
+                 "Threads per rank (default: SLURM_CPUS_PER_TASK, else resources.cpus_per_task)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--quiet", args.quiet, "No progress lines (errors and the summary are still printed)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? hpcai::exit_code::kOk : hpcai::exit_code::kSpecError;
+  }
+
+  hpcai::runtime::PrepareMpiEnvironment();
+  int provided = 0;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    std::fprintf(stderr, "hpcai-train: error: MPI_Init_thread failed (is this an Open MPI launch?)\n");
+    return hpcai::exit_code::kFailure;
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rc = RunRank(args);
+  // Ranks leave together: a rank still running would see its peers vanish.
+  MPI_Finalize();
+  return rc;
 }

@@ -112,6 +112,9 @@ void Json::DumpTo(std::string* out, int indent, int depth) const {
       if (!std::isfinite(d_)) { *out += "null"; break; }  // JSON has no NaN/inf
       char buf[40];
       std::snprintf(buf, sizeof buf, "%.9g", d_);
+      // Short when exact (every float fits 9 digits); 17 digits when a double
+      // needs them, so values round-trip bit-exactly (checkpoint metadata).
+      if (std::strtod(buf, nullptr) != d_) std::snprintf(buf, sizeof buf, "%.17g", d_);
       // Keep it recognisably a float so a round trip preserves the type.
       if (!std::strpbrk(buf, ".eEn")) std::strcat(buf, ".0");
       *out += buf;

@@ -105,8 +105,8 @@ bool Interpolate(const std::string& in, const Ctx& ctx, std::string* out, std::s
       has_default = true;
     }
     if (!IsVarName(name)) {
-      *error = "invalid variable reference ${" + inner +
-               "}: expected ${NAME} or ${NAME:-default} with NAME = [A-Za-z_][A-Za-z0-9_]* (write $$ "
+      *error = "invalid variable reference " + QuoteForMessage("${" + inner + "}") +
+               ": expected ${NAME} or ${NAME:-default} with NAME = [A-Za-z_][A-Za-z0-9_]* (write $$ "
                "for a literal $)";
       return false;
     }
@@ -347,33 +347,25 @@ bool ToInt32(const YNode& n, int64_t lo, int64_t hi, int* out, std::string* why)
 std::string ExpectedInt(const Field& f) { return "an " + f.TypeDoc(); }
 
 void UnknownKeyError(const Loc& loc, const std::string& key, const std::string& section, Ctx* ctx) {
+  if (ctx->diags->size() >= kMaxDiagnostics) {  // past the cap: skip the suggestion work
+    ctx->Error(loc, key, "");
+    return;
+  }
   const std::string path = section.empty() ? key : section + "." + key;
-  std::vector<std::string> here = section.empty() ? TopLevelKeys() : SectionKeys(section);
   std::string msg = "unknown key";
-  std::string m = ClosestMatch(key, here);
+  std::string m = SuggestKey(section, key);
   if (!m.empty()) {
+    // Same section: the bare key reads best ("did you mean `nodes`?").
+    if (!section.empty() && m.rfind(section + ".", 0) == 0) m = m.substr(section.size() + 1);
     msg += "; did you mean `" + m + "`?";
   } else {
-    // The right key in the wrong place ("lr" at the top level)?
-    std::string elsewhere;
-    for (const auto& f : Fields()) {
-      if (f.leaf() == key && f.section() != section) {
-        elsewhere = f.path;
-        break;
-      }
+    std::vector<std::string> here = section.empty() ? TopLevelKeys() : SectionKeys(section);
+    std::string list;
+    for (size_t i = 0; i < here.size(); ++i) {
+      if (i) list += ", ";
+      list += here[i];
     }
-    if (elsewhere.empty()) {
-      std::string full = ClosestMatch(path, AllFieldPaths());
-      if (!full.empty() && full.find('.') != std::string::npos) elsewhere = full;
-    }
-    if (!elsewhere.empty()) {
-      msg += "; did you mean `" + elsewhere + "`?";
-    } else {
-      std::string list;
-      for (size_t i = 0; i < here.size(); ++i) list += (i ? ", " : "") + here[i];
-      msg += " (valid keys " + std::string(section.empty() ? "at the top level" : "in " + section) +
-             ": " + list + ")";
-    }
+    msg += " (valid keys " + std::string(section.empty() ? "at the top level" : "in " + section) + ": " + list + ")";
   }
   ctx->Error(loc, path, msg);
 }
@@ -589,7 +581,7 @@ bool DecodeFieldImpl(const Field& f, const YNode& node, const std::string& key_p
     case Kind::kBinary: {
       std::string s;
       if (!ToString(node, &s, &why) || !OneLine(s, &why)) return fail(why);
-      *std::get<std::string*>(p) = s.find('/') == std::string::npos ? s : ResolvePath(s, *ctx);
+      *std::get<std::string*>(p) = s.empty() ? s : ResolvePath(s, *ctx);
       return true;
     }
     case Kind::kTime: {
@@ -940,14 +932,8 @@ void DecodeSweep(const YNode& node, ResolvedSpec* spec, const SpecLoadOptions& o
     }
     const Field* f = FindField(key);
     if (f == nullptr) {
-      std::vector<std::string> cands = AllFieldPaths();
-      cands.push_back("max_parallel");
-      std::string m = ClosestMatch(key, cands);
-      if (m.empty()) {
-        for (const auto& g : Fields()) {
-          if (g.leaf() == key) m = g.path;
-        }
-      }
+      std::string m = ClosestMatch(key, {"max_parallel"});
+      if (m.empty()) m = SuggestDottedPath(key);
       ctx->Error(e.key.loc, kp,
                  "unknown sweep key: sweep keys are dotted spec paths like optimizer.lr, or "
                  "max_parallel" +

@@ -11,6 +11,8 @@ std::string MdCell(const std::string& s) {
   std::string out;
   for (char c : s) {
     if (c == '|') out += "\\|";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
     else out += c;
   }
   return out;
@@ -31,26 +33,29 @@ std::string SpecDefaultsYaml() {
 
 std::string SpecReferenceMarkdown() {
   const ResolvedSpec defaults;
-  std::string out;
-  std::string current = "\x01";
+  const std::string header = "| key | type | default | description |\n|---|---|---|---|\n";
+  auto row = [&](const spec_internal::Field& f) {
+    return "| `" + f.path + "` | " + MdCell(f.TypeDoc()) + " | `" + MdCell(spec_internal::EmitFlow(f, defaults)) +
+           "` | " + MdCell(f.doc) + " |\n";
+  };
+  // Top-level keys in one table, then one table per section (schema order).
+  std::string out = "\n### Top-level keys\n\n" + header;
+  for (const auto& f : spec_internal::Fields()) {
+    if (f.section().empty()) out += row(f);
+  }
+  std::string current;
   for (const auto& f : spec_internal::Fields()) {
     const std::string section = f.section();
+    if (section.empty()) continue;
     if (section != current) {
       current = section;
-      if (section.empty()) {
-        out += "\n### Top-level keys\n\n";
-      } else {
-        const auto* s = spec_internal::FindSection(section);
-        out += "\n### `" + section + "`: " + (s ? s->doc : "") + "\n\n";
-      }
-      out += "| key | type | default | description |\n|---|---|---|---|\n";
+      const auto* s = spec_internal::FindSection(section);
+      out += "\n### `" + section + "`: " + MdCell(s ? s->doc : "") + "\n\n" + header;
     }
-    out += "| `" + f.path + "` | " + MdCell(f.TypeDoc()) + " | `" + MdCell(spec_internal::EmitFlow(f, defaults)) +
-           "` | " + MdCell(f.doc) + " |\n";
+    out += row(f);
   }
   const auto* sweep = spec_internal::FindSection("sweep");
-  out += "\n### `sweep`: " + (sweep ? sweep->doc : std::string()) + "\n\n";
-  out += "| key | type | default | description |\n|---|---|---|---|\n";
+  out += "\n### `sweep`: " + MdCell(sweep ? sweep->doc : std::string()) + "\n\n" + header;
   out += "| `sweep.<key.path>` | list of values of that key | none | values to try for any key above "
          "except `name`; the grid is the cartesian product, first key slowest |\n";
   out += "| `sweep.max_parallel` | integer 0..100000 | `0` | at most this many points run at once (job "

@@ -39,15 +39,15 @@ Result<ModelPlan> PlanModel(const ResolvedSpec& spec, const std::vector<int64_t>
   int64_t params = 0;
   int64_t in = features;
   if (m.type == "cnn") {
-    if (sample_shape.size() != 2 && sample_shape.size() != 3) {
-      return Status::SpecError("model.type cnn needs image samples of shape HxW or CxHxW, but the data's samples are " +
+    if (sample_shape.size() != 3) {
+      return Status::SpecError("model.type cnn needs image samples of shape CxHxW (e.g. 1x28x28), but the data's samples are " +
                                Dims(sample_shape) +
                                " (rank " + std::to_string(sample_shape.size()) +
                                "); use model.type mlp, or convert the data with its image shape");
     }
-    int64_t c = sample_shape.size() == 3 ? sample_shape[0] : 1;
-    int64_t h = sample_shape[sample_shape.size() - 2];
-    int64_t w = sample_shape[sample_shape.size() - 1];
+    int64_t c = sample_shape[0];
+    int64_t h = sample_shape[1];
+    int64_t w = sample_shape[2];
     plan.summary = "cnn " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
     for (size_t i = 0; i < m.conv.size(); ++i) {
       const ConvLayerSpec& l = m.conv[i];

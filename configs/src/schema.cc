@@ -1,8 +1,11 @@
 #include "schema.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
+
+#include "text_util.h"
 
 namespace hpcai::spec_internal {
 namespace {
@@ -82,7 +85,7 @@ std::vector<Field> BuildFields() {
       E("launcher", {"srun", "mpirun"}, REF(launcher),
         "how ranks are started inside the allocation; the local backend needs mpirun"),
       F("train_binary", K::kBinary, REF(train_binary),
-        "hpcai-train to run; \"\" = the one installed beside hpcai; a path is resolved like runs_root"),
+        "hpcai-train to run; \"\" = the one installed beside hpcai (or $HPCAI_TRAIN_BINARY); else a path, resolved like runs_root"),
 
       F("data.train", K::kPath, REF(data.train),
         "training dataset directory (HDF5 shards + manifest.json, see docs/data-format.md)"),
@@ -211,7 +214,7 @@ std::string Field::TypeDoc() const {
     }
     case Kind::kPath: return "path";
     case Kind::kOptPath: return "path or null";
-    case Kind::kBinary: return "path, name or \"\"";
+    case Kind::kBinary: return "path or \"\"";
     case Kind::kTime: return "Slurm time";
     case Kind::kMem: return "Slurm memory";
     case Kind::kEvalEvery: return "\"epoch\" or integer >= 1";
@@ -295,6 +298,61 @@ std::vector<std::string> SectionKeys(std::string_view section) {
 const std::vector<std::string>& ConvKeys() {
   static const std::vector<std::string> kKeys = {"filters", "kernel", "stride", "padding", "pool"};
   return kKeys;
+}
+
+namespace {
+
+// Names people bring from other tools, mapped to our keys.
+const std::vector<std::pair<std::string, std::string>>& Synonyms() {
+  static const std::vector<std::pair<std::string, std::string>> kSynonyms = {
+      {"learning_rate", "optimizer.lr"},     {"learningrate", "optimizer.lr"},
+      {"batch_size", "training.global_batch"}, {"batchsize", "training.global_batch"},
+      {"batch", "training.global_batch"},    {"num_epochs", "training.epochs"},
+      {"epoch", "training.epochs"},          {"steps", "training.max_steps"},
+      {"num_nodes", "resources.nodes"},      {"ntasks_per_node", "resources.tasks_per_node"},
+      {"ranks_per_node", "resources.tasks_per_node"}, {"gpus", "resources.gpus_per_node"},
+      {"cpus", "resources.cpus_per_task"},   {"memory", "resources.mem"},
+      {"time_limit", "resources.time"},      {"walltime", "resources.time"},
+      {"wd", "optimizer.weight_decay"},      {"layers", "model.hidden"},
+      {"hidden_sizes", "model.hidden"},      {"hidden_layers", "model.hidden"},
+      {"optim", "optimizer"},                {"scheduler", "schedule"},
+      {"lr_schedule", "schedule"},           {"env", "environment.env"},
+      {"modules", "environment.modules"},    {"checkpointing", "checkpoint"},
+      {"warmup", "schedule.warmup_steps"},   {"clip", "optimizer.grad_clip"},
+  };
+  return kSynonyms;
+}
+
+}  // namespace
+
+std::string SuggestKey(const std::string& section, const std::string& key) {
+  if (key.size() > 200) return "";
+  const std::string path = section.empty() ? key : section + "." + key;
+  // 1. A close spelling where it was written.
+  std::vector<std::string> here = section.empty() ? TopLevelKeys() : SectionKeys(section);
+  std::string m = ClosestMatch(key, here);
+  if (!m.empty()) return section.empty() ? m : section + "." + m;
+  // 2. A synonym, or 3. the same key in another section ("lr" at the top level).
+  std::string lower;
+  for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& [from, to] : Synonyms()) {
+    if (lower == from) return to;
+  }
+  for (const auto& f : Fields()) {
+    if (f.leaf() == key && f.section() != section) return f.path;
+  }
+  // 4. A close full path ("optimizer.lrr" written at the top level as a dotted key).
+  m = ClosestMatch(path, AllFieldPaths());
+  return m;
+}
+
+std::string SuggestDottedPath(const std::string& path) {
+  auto dot = path.find('.');
+  if (dot != std::string::npos && FindSection(path.substr(0, dot)) != nullptr) {
+    return SuggestKey(path.substr(0, dot), path.substr(dot + 1));
+  }
+  std::string m = ClosestMatch(path, AllFieldPaths());
+  return m.empty() ? SuggestKey("", path) : m;
 }
 
 bool IsSafeName(std::string_view s) {

@@ -29,7 +29,7 @@ enum class Kind {
   kEnum,        // std::string*: one of `choices`
   kPath,        // std::string*: resolved to an absolute path at load time
   kOptPath,     // std::optional<std::string>*: null = none; else like kPath
-  kBinary,      // std::string*: "" = default; a name (PATH lookup) or a path (resolved)
+  kBinary,      // std::string*: "" = default; else a path (resolved like kPath)
   kTime,        // std::string*: Slurm time limit
   kMem,         // std::string*: Slurm memory
   kEvalEvery,   // std::string*: "epoch" or a positive integer
@@ -84,6 +84,14 @@ std::vector<std::string> SectionKeys(std::string_view section);
 
 // Conv layer keys, in canonical order.
 const std::vector<std::string>& ConvKeys();
+
+// "Did you mean" for an unknown `key` inside `section` ("" = top level):
+// a close spelling in the same section, a known synonym (learning_rate ->
+// optimizer.lr), the same key in another section, or a close full path.
+// Returns a full dotted path (or a top-level key), or "" when nothing is close.
+std::string SuggestKey(const std::string& section, const std::string& key);
+// The same for a dotted path as written in --set or a sweep ("optimizer.learnig_rate").
+std::string SuggestDottedPath(const std::string& path);
 
 // Name rule shared by `name` and sweep point names.
 bool IsSafeName(std::string_view s);

@@ -29,11 +29,12 @@ using spec_internal::YNode;
 // ---- diagnostics formatting ----------------------------------------------------------
 
 std::string SpecDiagnostic::Format() const {
-  std::string out = file;
+  // Names come from user text (keys, paths): never let them drive the terminal.
+  std::string out = spec_internal::SanitizeLine(file);
   if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
   out += ": ";
-  if (!key_path.empty()) out += key_path + ": ";
-  out += message;
+  if (!key_path.empty()) out += spec_internal::SanitizeLine(key_path) + ": ";
+  out += spec_internal::SanitizeLine(message);
   if (line > 0 && !source_line.empty()) {
     // Echo the line (sanitised; windowed when very long) with a caret under
     // `column`.  Tabs are copied into the caret's padding so it lines up.
@@ -134,14 +135,9 @@ void ApplyOverride(const Source& full, const Source& value_src, YNode* root, Ctx
     section = f->section();
     key = f->leaf();
   } else {
-    std::vector<std::string> cands = spec_internal::AllFieldPaths();
-    std::string m = spec_internal::ClosestMatch(path, cands);
-    if (m.empty()) {
-      for (const auto& g : spec_internal::Fields()) {
-        if (g.leaf() == path) m = g.path;
-      }
-    }
+    std::string m = spec_internal::SuggestDottedPath(path);
     std::string msg = "unknown key";
+    if (spec_internal::FindSection(path) != nullptr) m.clear();
     if (!m.empty()) {
       msg += "; did you mean `" + m + "`?";
     } else if (spec_internal::FindSection(path) != nullptr) {
@@ -207,7 +203,7 @@ SpecLoadResult LoadImpl(const std::string& text, const std::string& display_name
     SpecDiagnostic d;
     d.file = display_name;
     d.message = "the spec is " + std::to_string(text.size()) + " bytes; the limit is " +
-                std::to_string(spec_internal::kMaxSpecBytes) + " (1 MiB). Is this the right file?";
+                spec_internal::SpecSizeLimitText() + ". Is this the right file?";
     diags.push_back(d);
     return result;
   }
@@ -245,7 +241,7 @@ SpecLoadResult LoadImpl(const std::string& text, const std::string& display_name
     auto eq = o.find('=');
     std::string padded = eq == std::string::npos ? "" : std::string(eq + 1, ' ') + o.substr(eq + 1);
     if (o.size() > spec_internal::kMaxSpecBytes) {
-      ctx.Error(Loc{}, "", name + " is longer than 1 MiB");
+      ctx.Error(Loc{}, "", name + " is longer than " + spec_internal::SpecSizeLimitText());
       continue;
     }
     sources.emplace_back(name, o);
@@ -314,7 +310,7 @@ SpecLoadResult LoadSpecFile(const std::string& path, const SpecLoadOptions& opti
     if (S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) > spec_internal::kMaxSpecBytes) {
       ::close(fd);
       return fail("the spec is " + std::to_string(st.st_size) + " bytes; the limit is " +
-                  std::to_string(spec_internal::kMaxSpecBytes) + " (1 MiB). Is this the right file?");
+                  spec_internal::SpecSizeLimitText() + ". Is this the right file?");
     }
     if (!S_ISREG(st.st_mode)) {
       // Pipes and devices: block normally (O_NONBLOCK was for opening FIFOs).
@@ -337,8 +333,8 @@ SpecLoadResult LoadSpecFile(const std::string& path, const SpecLoadOptions& opti
   }
   ::close(fd);
   if (text.size() > spec_internal::kMaxSpecBytes) {
-    return fail("the spec is larger than the limit of " + std::to_string(spec_internal::kMaxSpecBytes) +
-                " bytes (1 MiB). Is this the right file?");
+    return fail("the spec is larger than the limit of " + spec_internal::SpecSizeLimitText() +
+                ". Is this the right file?");
   }
   std::error_code ec;
   std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();

@@ -9,6 +9,7 @@
 #include <exception>
 #include <sstream>
 #include <string_view>
+#include <unordered_map>
 
 #include "text_util.h"
 
@@ -57,6 +58,8 @@ YEntry* YNode::Find(const std::string& key) {
   }
   return nullptr;
 }
+
+std::string SpecSizeLimitText() { return std::to_string(kMaxSpecBytes) + " bytes (256 KiB)"; }
 
 SpecDiagnostic MakeDiag(const Loc& loc, const std::string& key_path, const std::string& message,
                         const std::string& fallback_file) {
@@ -158,6 +161,7 @@ class TreeBuilder : public YAML::EventHandler {
     bool have_key = false;
     bool key_bad = false;  // the pending key was rejected; drop its entry
     YNode key;
+    std::unordered_map<std::string, int> seen;  // key -> line, for duplicates in O(1)
   };
 
   void Error(const Loc& loc, const std::string& message) {
@@ -192,6 +196,12 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   void Add(YNode n) {
+    // Bounds tree size (and stops yaml-cpp's scan early) whatever the shape.
+    if (++nodes_ > kMaxNodes) {
+      Error(n.loc, "the spec has more than " + std::to_string(kMaxNodes) +
+                       " YAML values; a spec needs a few hundred at most");
+      throw StopParse{};
+    }
     if (stack_.empty()) {
       root_ = std::move(n);
       return;
@@ -213,13 +223,11 @@ class TreeBuilder : public YAML::EventHandler {
     }
     top.have_key = false;
     if (top.key_bad) return;
-    for (const auto& e : top.node.entries) {
-      if (e.key.value == top.key.value) {
-        Error(top.key.loc, "duplicate key " + QuoteForMessage(top.key.value) +
-                               " (first defined at line " + std::to_string(e.key.loc.line) +
-                               "); each key may appear once");
-        return;
-      }
+    auto [it, inserted] = top.seen.try_emplace(top.key.value, top.key.loc.line);
+    if (!inserted) {
+      Error(top.key.loc, "duplicate key " + QuoteForMessage(top.key.value) + " (first defined at line " +
+                             std::to_string(it->second) + "); each key may appear once");
+      return;
     }
     top.node.entries.push_back(YEntry{std::move(top.key), std::move(n)});
     top.key = YNode();
@@ -230,6 +238,7 @@ class TreeBuilder : public YAML::EventHandler {
   std::vector<Frame> stack_;
   YNode root_;
   int documents_ = 0;
+  int nodes_ = 0;
   bool ok_ = true;
   bool alias_reported_ = false;
 };
@@ -294,13 +303,16 @@ void CheckCharacters(const Source& src, std::vector<SpecDiagnostic>* diags) {
       i = (nl == std::string::npos) ? t.size() : nl;
       continue;
     }
-    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7F) {
+    const bool lone_cr = c == '\r' && (i + 1 >= t.size() || t[i + 1] != '\n');
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7F || lone_cr) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", c);
       diags->push_back(MakeDiag(Loc{&src, line, static_cast<int>(i - line_start) + 1}, "",
-                                std::string("control character ") + hex +
-                                    " is not allowed in a spec (write it as an escape, e.g. "
-                                    "\"\\t\", inside a double-quoted string)",
+                                lone_cr ? std::string("carriage return without a line feed; save the file "
+                                                      "with Unix (\\n) or Windows (\\r\\n) line endings")
+                                        : std::string("control character ") + hex +
+                                              " is not allowed in a spec (write it as an escape, e.g. "
+                                              "\"\\t\", inside a double-quoted string)",
                                 src.name));
       ++found;
       size_t nl = t.find('\n', i);
@@ -318,6 +330,7 @@ void CheckCharacters(const Source& src, std::vector<SpecDiagnostic>* diags) {
 void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags, Loc* unclosed) {
   const std::string& t = src.text;
   std::vector<Loc> open;  // where each open flow collection began
+  Loc quote_loc;          // where the current quoted scalar began
   std::vector<int> indents;  // block indentation stack
   int flow_depth = 0;
   int flow_base = 0;          // block depth where the current flow collection began
@@ -398,6 +411,7 @@ void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags, Loc* unclose
       if (c == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) break;
       if ((c == '"' || c == '\'') && value_start) {
         quote = c;
+        quote_loc = Loc{&src, line_no, static_cast<int>(i) + 1};
         continue;
       }
       if ((c == '[' || c == '{') && (flow_depth > 0 || value_start)) {
@@ -418,6 +432,15 @@ void PreScan(const Source& src, std::vector<SpecDiagnostic>* diags, Loc* unclose
       }
       prev = c;
     }
+  }
+  if (quote != 0) {
+    // yaml-cpp 0.7 silently ends an unterminated quoted scalar at the end of
+    // the input, swallowing every line after it into one string.
+    diags->push_back(MakeDiag(quote_loc, "",
+                              std::string("YAML syntax error: this ") + quote +
+                                  " is never closed (the string runs to the end of the file)",
+                              src.name));
+    return;
   }
   if (!open.empty()) *unclosed = open.back();
 }

@@ -18,8 +18,11 @@
 namespace hpcai::spec_internal {
 
 // Limits that bound time and memory on hostile input (documented in docs/spec.md).
-constexpr size_t kMaxSpecBytes = size_t{1} << 20;  // 1 MiB
-constexpr int kMaxNesting = 32;                     // a valid spec needs 5
+// A full spec is ~3 KB and ~100 values; a large sweep a few hundred more.
+constexpr size_t kMaxSpecBytes = size_t{256} << 10;  // 256 KiB, checked before parsing
+constexpr int kMaxNesting = 32;                      // a valid spec needs 5
+constexpr int kMaxNodes = 20000;                     // YAML values per document
+std::string SpecSizeLimitText();                     // "262144 bytes (256 KiB)"
 
 // One text that nodes point into: a spec file or a --set override.
 struct Source {

@@ -19,30 +19,32 @@
 
 namespace hpcai::io {
 
-std::vector<int64_t> ShufflePermutation(int64_t n, uint64_t seed, int64_t epoch) {
-  std::vector<int64_t> p(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
-  Rng rng(MixSeed(seed, static_cast<uint64_t>(epoch)));
-  for (int64_t i = n - 1; i > 0; --i) {
-    int64_t j = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(i + 1)));
-    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
-  }
-  return p;
-}
-
 namespace {
 
-// Fisher-Yates of [0, n) with a given stream (stream mode's block and window orders).
-std::vector<int64_t> Permute(int64_t n, uint64_t stream) {
-  std::vector<int64_t> p(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+// Fisher-Yates of [0, n) with a given stream (stream mode's block and
+// window orders), into *p (its capacity is reused).
+void PermuteInto(int64_t n, uint64_t stream, std::vector<int64_t>* p) {
+  p->resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) (*p)[static_cast<size_t>(i)] = i;
   Rng rng(stream);
   for (int64_t i = n - 1; i > 0; --i) {
     int64_t j = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(i + 1)));
-    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
+    std::swap((*p)[static_cast<size_t>(i)], (*p)[static_cast<size_t>(j)]);
   }
+}
+std::vector<int64_t> Permute(int64_t n, uint64_t stream) {
+  std::vector<int64_t> p;
+  PermuteInto(n, stream, &p);
   return p;
 }
+
+}  // namespace
+
+std::vector<int64_t> ShufflePermutation(int64_t n, uint64_t seed, int64_t epoch) {
+  return Permute(n, MixSeed(seed, static_cast<uint64_t>(epoch)));
+}
+
+namespace {
 
 using Clock = std::chrono::steady_clock;
 
@@ -51,6 +53,12 @@ class ShardReaderImpl final : public ShardReader {
   ShardReaderImpl(DatasetInfo info, ReaderOptions opt) : info_(std::move(info)), opt_(std::move(opt)) {}
   ~ShardReaderImpl() override {
     StopThread();
+    {
+      std::lock_guard<std::mutex> lock(lmu_);
+      lstop_ = true;
+    }
+    lcv_.notify_all();
+    if (loader_.joinable()) loader_.join();
     h5::Lock lock;
     shards_.clear();
   }
@@ -76,19 +84,36 @@ class ShardReaderImpl final : public ShardReader {
     int64_t global_start;  // dataset index of its first row
   };
   struct Window {
-    int64_t id = -1;
+    int64_t epoch = -1, id = -1;
     std::vector<uint8_t> x;
     std::vector<int32_t> y;
     std::vector<int64_t> perm;     // position in window -> slot in x/y
   };
 
+  // Stream mode: one epoch's block order and window boundaries.
+  struct Layout {
+    int64_t epoch = -1;
+    std::vector<int64_t> block_order;  // block ids in epoch order
+    std::vector<int64_t> win_pos;      // first position of each window (+ end)
+    int64_t windows() const { return static_cast<int64_t>(win_pos.size()) - 1; }
+  };
+
   Status LoadCache();
   Status CheckLabels(const int32_t* y, int64_t n, int shard, int64_t first_row) const;
   void PrepareEpoch(int64_t epoch);
-  Status LoadWindow(int64_t w, Window* win);
+  void ComputeLayout(int64_t epoch, Layout* l) const;
+  // Reads window w of layout l (one hyperslab H5Dread per block).  Safe from
+  // any thread: it only reads the shards (HDF5 calls are serialised).
+  Status LoadWindow(const Layout& l, int64_t w, Window* win) const;
   Status EnsureWindows(int64_t w_first, int64_t w_last);
+  void DropWindow(Window&& win);
+  // The loader thread reads windows ahead of the producer (stream mode with
+  // prefetch): the producer's gathers overlap the next window's I/O.
+  void LoaderLoop();
+  Status AcquireWindow(int64_t epoch, int64_t w, Window* out);
   Status Produce(int64_t epoch, int64_t step, Batch* out);
   void ConvertRow(const uint8_t* src, float* dst) const;
+  void GatherRows(float* dst);  // converts the rows in src_ into dst
   int64_t WindowOf(int64_t pos) const;
 
   void StartThread(int64_t epoch, int64_t step);
@@ -114,10 +139,10 @@ class ShardReaderImpl final : public ShardReader {
   // producer-side epoch state (only the producing thread touches it)
   int64_t prep_epoch_ = -1;
   std::vector<int64_t> order_;        // cache: the epoch's permutation
-  std::vector<int64_t> block_order_;  // stream: block ids in epoch order
-  std::vector<int64_t> win_pos_;      // stream: first position of each window (+ end)
+  Layout layout_;                     // stream: the epoch being produced
   std::deque<Window> windows_;
   std::vector<Window> spare_;
+  std::vector<const uint8_t*> src_;   // rows of the batch being assembled
 
   // consumer cursor
   bool started_ = false;
@@ -134,6 +159,18 @@ class ShardReaderImpl final : public ShardReader {
   std::vector<Status> slot_status_;
   std::deque<int> ready_;
   std::vector<int> free_;
+
+  // window loader (stream mode with prefetch > 0, not collective)
+  bool use_loader_ = false;
+  std::thread loader_;
+  std::mutex lmu_;
+  std::condition_variable lcv_;
+  bool lstop_ = false;
+  uint64_t lgen_ = 0;                  // bumped when the loader is redirected
+  int64_t l_epoch_ = -1, l_w_ = 0;     // next window the loader reads (epoch -1: idle)
+  std::deque<Window> lready_;          // loaded, in sequence order
+  std::vector<Window> lpool_;          // free window buffers
+  Status lerror_;
   int64_t prod_epoch_ = 0, prod_step_ = 0;
 };
 
@@ -187,9 +224,14 @@ Status ShardReaderImpl::Init() {
       blocks_.push_back(Block{s, st, std::min(chunk, rows - st), shard_start_[static_cast<size_t>(s)] + st});
     }
   }
+  // The budget holds three windows: the one being consumed (two while a
+  // batch straddles a boundary) and the one being read ahead.  K must not
+  // depend on the rank count or on prefetch (the order depends on K).
   const int64_t block_bytes = chunk * (row_bytes_ + 4);
-  k_ = opt_.window_chunks > 0 ? opt_.window_chunks : std::max<int64_t>(1, budget / (2 * block_bytes));
+  k_ = opt_.window_chunks > 0 ? opt_.window_chunks : std::max<int64_t>(1, budget / (3 * block_bytes));
   k_ = std::min<int64_t>(k_, static_cast<int64_t>(blocks_.size()));
+  use_loader_ = opt_.prefetch > 0 && !opt_.collective;
+  if (use_loader_) loader_ = std::thread([this] { LoaderLoop(); });
   return Status::OK();
 }
 
@@ -248,41 +290,56 @@ void ShardReaderImpl::PrepareEpoch(int64_t epoch) {
   prep_epoch_ = epoch;
   if (mode_ == ReadMode::kCache) {
     if (opt_.shuffle) {
-      order_ = ShufflePermutation(n_, opt_.seed, epoch);
+      PermuteInto(n_, MixSeed(opt_.seed, static_cast<uint64_t>(epoch)), &order_);  // == ShufflePermutation
     } else if (static_cast<int64_t>(order_.size()) != n_) {
       order_.resize(static_cast<size_t>(n_));
       for (int64_t i = 0; i < n_; ++i) order_[static_cast<size_t>(i)] = i;
     }
     return;
   }
-  const int64_t m = static_cast<int64_t>(blocks_.size());
-  if (opt_.shuffle) {
-    block_order_ = Permute(m, MixSeed(opt_.seed, static_cast<uint64_t>(epoch), 1));
-  } else {
-    block_order_.resize(static_cast<size_t>(m));
-    for (int64_t i = 0; i < m; ++i) block_order_[static_cast<size_t>(i)] = i;
-  }
-  win_pos_.assign(1, 0);
-  for (int64_t b = 0; b < m; b += k_) {
-    int64_t rows = 0;
-    for (int64_t j = b; j < std::min(m, b + k_); ++j) rows += blocks_[static_cast<size_t>(block_order_[j])].count;
-    win_pos_.push_back(win_pos_.back() + rows);
-  }
+  ComputeLayout(epoch, &layout_);
   while (!windows_.empty()) {
-    spare_.push_back(std::move(windows_.front()));
+    DropWindow(std::move(windows_.front()));
     windows_.pop_front();
   }
 }
 
-int64_t ShardReaderImpl::WindowOf(int64_t pos) const {
-  auto it = std::upper_bound(win_pos_.begin(), win_pos_.end(), pos);
-  return static_cast<int64_t>(it - win_pos_.begin()) - 1;
+void ShardReaderImpl::ComputeLayout(int64_t epoch, Layout* l) const {
+  const int64_t m = static_cast<int64_t>(blocks_.size());
+  l->epoch = epoch;
+  if (opt_.shuffle) {
+    PermuteInto(m, MixSeed(opt_.seed, static_cast<uint64_t>(epoch), 1), &l->block_order);
+  } else {
+    l->block_order.resize(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) l->block_order[static_cast<size_t>(i)] = i;
+  }
+  l->win_pos.assign(1, 0);
+  for (int64_t b = 0; b < m; b += k_) {
+    int64_t rows = 0;
+    for (int64_t j = b; j < std::min(m, b + k_); ++j) rows += blocks_[static_cast<size_t>(l->block_order[j])].count;
+    l->win_pos.push_back(l->win_pos.back() + rows);
+  }
 }
 
-Status ShardReaderImpl::LoadWindow(int64_t w, Window* win) {
+void ShardReaderImpl::DropWindow(Window&& win) {
+  if (use_loader_) {
+    std::lock_guard<std::mutex> lock(lmu_);
+    lpool_.push_back(std::move(win));
+  } else {
+    spare_.push_back(std::move(win));
+  }
+}
+
+int64_t ShardReaderImpl::WindowOf(int64_t pos) const {
+  auto it = std::upper_bound(layout_.win_pos.begin(), layout_.win_pos.end(), pos);
+  return static_cast<int64_t>(it - layout_.win_pos.begin()) - 1;
+}
+
+Status ShardReaderImpl::LoadWindow(const Layout& l, int64_t w, Window* win) const {
   const int64_t m = static_cast<int64_t>(blocks_.size());
   const int64_t b0 = w * k_, b1 = std::min(m, b0 + k_);
-  const int64_t rows = win_pos_[static_cast<size_t>(w + 1)] - win_pos_[static_cast<size_t>(w)];
+  const int64_t rows = l.win_pos[static_cast<size_t>(w + 1)] - l.win_pos[static_cast<size_t>(w)];
+  win->epoch = l.epoch;
   win->id = w;
   win->x.resize(static_cast<size_t>(rows * row_bytes_));
   win->y.resize(static_cast<size_t>(rows));
@@ -290,7 +347,7 @@ Status ShardReaderImpl::LoadWindow(int64_t w, Window* win) {
   std::vector<std::pair<int64_t, int64_t>> todo;  // (block id, slot offset)
   int64_t off = 0;
   for (int64_t j = b0; j < b1; ++j) {
-    int64_t id = block_order_[static_cast<size_t>(j)];
+    int64_t id = l.block_order[static_cast<size_t>(j)];
     todo.emplace_back(id, off);
     off += blocks_[static_cast<size_t>(id)].count;
   }
@@ -303,7 +360,7 @@ Status ShardReaderImpl::LoadWindow(int64_t w, Window* win) {
     HPCAI_RETURN_IF_ERROR(CheckLabels(win->y.data() + slot, b.count, b.shard, b.start));
   }
   if (opt_.shuffle) {
-    win->perm = Permute(rows, MixSeed(opt_.seed, static_cast<uint64_t>(prep_epoch_), 2 + static_cast<uint64_t>(w)));
+    PermuteInto(rows, MixSeed(opt_.seed, static_cast<uint64_t>(l.epoch), 2 + static_cast<uint64_t>(w)), &win->perm);
   } else {
     win->perm.resize(static_cast<size_t>(rows));
     for (int64_t i = 0; i < rows; ++i) win->perm[static_cast<size_t>(i)] = i;
@@ -316,7 +373,7 @@ Status ShardReaderImpl::EnsureWindows(int64_t w_first, int64_t w_last) {
   // Seek backwards may have left later windows behind).
   for (auto it = windows_.begin(); it != windows_.end();) {
     if (it->id < w_first || it->id > w_last) {
-      spare_.push_back(std::move(*it));
+      DropWindow(std::move(*it));
       it = windows_.erase(it);
     } else {
       ++it;
@@ -327,20 +384,103 @@ Status ShardReaderImpl::EnsureWindows(int64_t w_first, int64_t w_last) {
     for (const auto& win : windows_) have = have || win.id == w;
     if (have) continue;
     Window win;
-    if (!spare_.empty()) {
-      win = std::move(spare_.back());
-      spare_.pop_back();
+    Status st;
+    if (use_loader_) {
+      st = AcquireWindow(layout_.epoch, w, &win);
+    } else {
+      if (!spare_.empty()) {
+        win = std::move(spare_.back());
+        spare_.pop_back();
+      }
+      st = LoadWindow(layout_, w, &win);
     }
-    Status st = LoadWindow(w, &win);
     if (!st.ok()) {
       win.id = -1;
-      spare_.push_back(std::move(win));
+      DropWindow(std::move(win));
       return st;
     }
     windows_.push_back(std::move(win));
   }
   std::sort(windows_.begin(), windows_.end(), [](const Window& a, const Window& b) { return a.id < b.id; });
   return Status::OK();
+}
+
+void ShardReaderImpl::LoaderLoop() {
+  Layout layout;
+  std::unique_lock<std::mutex> lock(lmu_);
+  while (true) {
+    lcv_.wait(lock, [&] { return lstop_ || (l_epoch_ >= 0 && lerror_.ok() && lready_.empty()); });
+    if (lstop_) return;
+    const int64_t e = l_epoch_, w = l_w_;
+    const uint64_t gen = lgen_;
+    Window win;
+    if (!lpool_.empty()) {
+      win = std::move(lpool_.back());
+      lpool_.pop_back();
+    }
+    lock.unlock();
+    if (layout.epoch != e) ComputeLayout(e, &layout);
+    Status st = LoadWindow(layout, w, &win);
+    const int64_t windows = layout.windows();
+    lock.lock();
+    if (gen != lgen_ || !st.ok()) {
+      if (gen == lgen_) lerror_ = st;  // reported to the producer for this window
+      lpool_.push_back(std::move(win));
+    } else {
+      lready_.push_back(std::move(win));
+      if (++l_w_ >= windows) {  // read on into the next epoch
+        ++l_epoch_;
+        l_w_ = 0;
+      }
+    }
+    lcv_.notify_all();
+  }
+}
+
+Status ShardReaderImpl::AcquireWindow(int64_t epoch, int64_t w, Window* out) {
+  std::unique_lock<std::mutex> lock(lmu_);
+  auto before = [&](const Window& x) { return x.epoch < epoch || (x.epoch == epoch && x.id < w); };
+  while (!lready_.empty() && before(lready_.front())) {
+    lpool_.push_back(std::move(lready_.front()));
+    lready_.pop_front();
+  }
+  const bool queued = !lready_.empty() ? (lready_.front().epoch == epoch && lready_.front().id == w)
+                                       : (l_epoch_ == epoch && l_w_ == w);
+  if (!queued) {  // redirect the loader (first use, or after a Seek)
+    for (auto& x : lready_) lpool_.push_back(std::move(x));
+    lready_.clear();
+    l_epoch_ = epoch;
+    l_w_ = w;
+    ++lgen_;
+    lerror_ = Status::OK();
+  }
+  // Wake the loader: it waits for an empty queue, which dropping stale
+  // windows (a window this rank's slices skip) may just have made.
+  lcv_.notify_all();
+  lcv_.wait(lock, [&] { return !lready_.empty() || !lerror_.ok(); });
+  if (lready_.empty()) {
+    Status st = lerror_;
+    l_epoch_ = -1;  // idle until redirected
+    return st;
+  }
+  *out = std::move(lready_.front());
+  lready_.pop_front();
+  lcv_.notify_all();  // room to read the next window
+  return Status::OK();
+}
+
+void ShardReaderImpl::GatherRows(float* dst) {
+  // Rows come from random places of a buffer much larger than the CPU
+  // caches: prefetching the rows two ahead hides most of the memory latency
+  // (measured ~1.6x faster than a plain copy loop on 3 KB rows).
+  const size_t n = src_.size();
+  for (size_t k = 0; k < n; ++k) {
+    if (k + 2 < n) {
+      const uint8_t* p = src_[k + 2];
+      for (int64_t off = 0; off < row_bytes_; off += 64) __builtin_prefetch(p + off);
+    }
+    ConvertRow(src_[k], dst + static_cast<int64_t>(k) * feat_);
+  }
 }
 
 void ShardReaderImpl::ConvertRow(const uint8_t* src, float* dst) const {
@@ -369,12 +509,14 @@ Status ShardReaderImpl::Produce(int64_t epoch, int64_t step, Batch* out) {
   out->local_size = hi - lo;
   out->x.resize(static_cast<size_t>((hi - lo) * feat_));
   out->y.resize(static_cast<size_t>(hi - lo));
+  src_.clear();
   if (mode_ == ReadMode::kCache) {
     for (int64_t k = lo; k < hi; ++k) {
       int64_t g = order_[static_cast<size_t>(first + k)];
-      ConvertRow(cx_.data() + g * row_bytes_, out->x.data() + (k - lo) * feat_);
+      src_.push_back(cx_.data() + g * row_bytes_);
       out->y[static_cast<size_t>(k - lo)] = cy_[static_cast<size_t>(g)];
     }
+    GatherRows(out->x.data());
     return Status::OK();
   }
   // Collective reads need the same sequence of window loads on every rank:
@@ -387,12 +529,13 @@ Status ShardReaderImpl::Produce(int64_t epoch, int64_t step, Batch* out) {
   size_t wi = 0;
   for (int64_t k = lo; k < hi; ++k) {
     int64_t pos = first + k;
-    while (pos >= win_pos_[static_cast<size_t>(windows_[wi].id + 1)]) ++wi;
+    while (pos >= layout_.win_pos[static_cast<size_t>(windows_[wi].id + 1)]) ++wi;
     const Window& win = windows_[wi];
-    int64_t slot = win.perm[static_cast<size_t>(pos - win_pos_[static_cast<size_t>(win.id)])];
-    ConvertRow(win.x.data() + slot * row_bytes_, out->x.data() + (k - lo) * feat_);
+    int64_t slot = win.perm[static_cast<size_t>(pos - layout_.win_pos[static_cast<size_t>(win.id)])];
+    src_.push_back(win.x.data() + slot * row_bytes_);
     out->y[static_cast<size_t>(k - lo)] = win.y[static_cast<size_t>(slot)];
   }
+  GatherRows(out->x.data());
   return Status::OK();
 }
 

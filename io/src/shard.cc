@@ -26,7 +26,12 @@ Result<h5::Id> OpenDataset(hid_t file, const std::string& name, const std::strin
                            (have.empty() ? "nothing" : have) +
                            "); hint: set data.x / data.y (or --x-name/--y-name) to the names used in the file");
   }
-  h5::Id d(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
+  // No chunk cache: the reader reads every chunk whole and once per pass, so
+  // caching only adds a copy (unfiltered chunks then go straight into the
+  // caller's buffer).
+  h5::Id dapl(H5Pcreate(H5P_DATASET_ACCESS));
+  H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0);
+  h5::Id d(H5Dopen2(file, name.c_str(), dapl.get()));
   if (!d.valid()) return h5::Fail(Code::kCorrupt, fs::Basename(path) + ": cannot open dataset '" + name + "'");
   return d;
 }

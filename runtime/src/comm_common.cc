@@ -67,6 +67,7 @@ std::string Communicator::where() const {
 }
 
 Status AgreeStatus(Communicator& comm, const Status& local) {
+  if (comm.size() == 1) return local;  // nothing to agree on; keep the message as is
   // The lowest failing rank wins: encode it as (size - rank) so MAX finds it.
   int64_t key = local.ok() ? 0 : static_cast<int64_t>(comm.size() - comm.rank());
   HPCAI_RETURN_IF_ERROR(comm.AllreduceMax(&key, 1));
@@ -83,6 +84,14 @@ Status AgreeStatus(Communicator& comm, const Status& local) {
   int code = std::atoi(text.substr(0, nl).c_str());
   std::string message = nl == std::string::npos ? std::string() : text.substr(nl + 1);
   if (code <= 0 || code > static_cast<int>(Code::kInternal)) code = static_cast<int>(Code::kInternal);
+  // Already agreed once (nested agreement): keep the first rank prefix only.
+  if (message.rfind("rank ", 0) == 0) {
+    const size_t colon = message.find(": ");
+    if (colon != std::string::npos && colon > 5 &&
+        message.find_first_not_of("0123456789", 5) == colon) {
+      return Status(static_cast<Code>(code), message);
+    }
+  }
   return Status(static_cast<Code>(code), "rank " + std::to_string(root) + ": " + message);
 }
 

@@ -23,7 +23,7 @@ Json StepMetricsJson(const StepMetrics& m, double unix_time) {
   j.set("compute_s", m.compute_s);
   j.set("comm_s", m.comm_s);
   j.set("skipped", m.skipped);
-  j.set("time", unix_time);
+  j.set("time_ms", static_cast<int64_t>(unix_time * 1000.0));
   return j;
 }
 
@@ -36,7 +36,7 @@ Json EvalMetricsJson(const EvalMetrics& m, double unix_time) {
   j.set("val_acc", m.val_acc);
   j.set("samples", m.samples);
   j.set("eval_s", m.eval_s);
-  j.set("time", unix_time);
+  j.set("time_ms", static_cast<int64_t>(unix_time * 1000.0));
   return j;
 }
 

@@ -57,34 +57,6 @@ RankEnvironment ResolveRankEnvironment(const ResolvedSpec& spec, int mpi_local_r
   return r;
 }
 
-GradCheck CheckGradients(const std::vector<Param*>& params) {
-  GradCheck c;
-  // Backward order: the first non-finite tensor met is where the problem
-  // started (everything later in backward is contaminated by it).
-  for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
-    const float* g = params[i]->grad.data();
-    const int64_t n = static_cast<int64_t>(params[i]->grad.size());
-    // Four double lanes: exact enough for a norm, vectorises without -ffast-math.
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int64_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-      a0 += static_cast<double>(g[k]) * g[k];
-      a1 += static_cast<double>(g[k + 1]) * g[k + 1];
-      a2 += static_cast<double>(g[k + 2]) * g[k + 2];
-      a3 += static_cast<double>(g[k + 3]) * g[k + 3];
-    }
-    for (; k < n; ++k) a0 += static_cast<double>(g[k]) * g[k];
-    const double ssq = (a0 + a1) + (a2 + a3);
-    if (!std::isfinite(ssq)) {
-      if (c.first_nonfinite < 0) c.first_nonfinite = i;
-      c.nonfinite_tensors++;
-    } else {
-      c.sum_squares += ssq;
-    }
-  }
-  return c;
-}
-
 int64_t ParseEvalEvery(const std::string& text, bool* per_epoch) {
   *per_epoch = text == "epoch";
   if (*per_epoch) return 0;

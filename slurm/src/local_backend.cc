@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "backends.h"
@@ -109,6 +110,7 @@ std::optional<LocalProcess> InspectProcess(int64_t pid) {
   p.pid = pid;
   p.state = f[0].empty() ? '?' : f[0][0];
   if (p.state == 'Z' || p.state == 'X') return std::nullopt;
+  p.ppid = std::atoll(f[1].c_str());
   p.pgid = std::atoll(f[2].c_str());
   double start_ticks = std::atof(f[19].c_str());
   auto up = fs::ReadFile("/proc/uptime", 4096);
@@ -179,7 +181,7 @@ class LocalBackend final : public Backend {
         return Status::IOError("kill " + std::to_string(job.pid) + ": " + std::strerror(errno));
       return Status::OK();
     }
-    return KillProcessGroup(job.pid, std::chrono::seconds(10));
+    return TerminateJob(job.pid, std::chrono::seconds(10));
   }
 };
 
@@ -197,6 +199,54 @@ bool GroupAlive(int64_t pgid) {
     if (p && p->pgid == pgid) return true;
   }
   return false;
+}
+
+std::vector<int64_t> Descendants(int64_t pid) {
+  std::map<int64_t, std::vector<int64_t>> children;
+  auto entries = fs::ListDir("/proc");
+  if (entries.ok()) {
+    for (const std::string& e : *entries) {
+      if (e.empty() || e.find_first_not_of("0123456789") != std::string::npos) continue;
+      auto p = InspectProcess(std::atoll(e.c_str()));
+      if (p) children[p->ppid].push_back(p->pid);
+    }
+  }
+  std::vector<int64_t> out, todo = {pid};
+  while (!todo.empty()) {
+    int64_t x = todo.back();
+    todo.pop_back();
+    for (int64_t c : children[x]) {
+      out.push_back(c);
+      todo.push_back(c);
+    }
+  }
+  return out;
+}
+
+Status TerminateJob(int64_t pid, std::chrono::milliseconds grace) {
+  // mpirun puts the ranks in process groups of their own, so the job is
+  // every descendant, not just the script's group.  TERM goes to the script
+  // only: it forwards TERM once to the step (a second TERM makes mpirun
+  // abort without stopping its ranks).
+  std::vector<int64_t> procs = Descendants(pid);
+  procs.push_back(pid);
+  if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0 && errno != ESRCH)
+    return Status::IOError("kill " + std::to_string(pid) + ": " + std::strerror(errno));
+  auto any_alive = [&] {
+    for (int64_t p : procs)
+      if (InspectProcess(p)) return true;
+    return false;
+  };
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline && any_alive())
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (any_alive()) {
+    for (int64_t p : Descendants(pid)) procs.push_back(p);
+    for (int64_t p : procs)
+      if (InspectProcess(p)) ::kill(static_cast<pid_t>(p), SIGKILL);
+    ::killpg(static_cast<pid_t>(pid), SIGKILL);
+  }
+  return Status::OK();
 }
 
 Status KillProcessGroup(int64_t pgid, std::chrono::milliseconds grace) {

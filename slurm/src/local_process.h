@@ -19,6 +19,7 @@ Result<int64_t> LaunchDetached(const std::string& script_path, const std::string
 
 struct LocalProcess {
   int64_t pid = 0;
+  int64_t ppid = 0;
   int64_t pgid = 0;
   char state = '?';
   int64_t elapsed_s = -1;
@@ -29,6 +30,13 @@ std::optional<LocalProcess> InspectProcess(int64_t pid);
 
 // True while a non-zombie member of the process group exists.
 bool GroupAlive(int64_t pgid);
+
+// Every descendant of `pid` (children, their children, ...), from /proc.
+std::vector<int64_t> Descendants(int64_t pid);
+
+// Cancels a local job: TERM to its script (which forwards it to the step),
+// then KILL to every remaining descendant after `grace`.
+Status TerminateJob(int64_t pid, std::chrono::milliseconds grace);
 
 // TERM to the group, then KILL when members remain after `grace`.
 Status KillProcessGroup(int64_t pgid, std::chrono::milliseconds grace);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "durable.h"
 #include "hpcai/base/fs.h"
 
 namespace hpcai::slurm {
@@ -58,6 +59,10 @@ Json RunRecord::ToJson() const {
     x.set("ended", at.ended);
     if (at.pid > 0) x.set("pid", at.pid);
     x.set("job_dir", at.job_dir);
+    x.set("nodes", at.nodes);
+    x.set("node_list", at.node_list);
+    x.set("elapsed_s", at.elapsed_s < 0 ? Json() : Json(at.elapsed_s));
+    x.set("time_limit_min", at.time_limit_min < 0 ? Json() : Json(at.time_limit_min));
     a.push_back(x);
   }
   j.set("attempts", a);
@@ -106,6 +111,10 @@ Result<RunRecord> RunRecord::FromJson(const Json& j) {
     at.ended = x.get("ended").as_string();
     at.pid = x.get("pid").as_int();
     at.job_dir = x.get("job_dir").as_string();
+    at.nodes = static_cast<int>(x.get("nodes").as_int());
+    at.node_list = x.get("node_list").as_string();
+    at.elapsed_s = x.get("elapsed_s").as_int(-1);
+    at.time_limit_min = x.get("time_limit_min").as_int(-1);
     r.attempts.push_back(at);
   }
   for (const Json& x : j.get("cancels").as_array()) {
@@ -167,9 +176,11 @@ Result<std::string> Registry::ClaimRunId(const std::string& parent, const std::s
   return Status::Internal("could not claim a unique run id under '" + parent + "' after 64 tries");
 }
 
-Status Registry::AddToIndex(const IndexEntry& e) const {
+Status Registry::AddToIndex(const IndexEntry& e, bool durable) const {
   HPCAI_RETURN_IF_ERROR(fs::MakeDirs(index_dir()));
-  return fs::AtomicWriteFile(fs::Join(index_dir(), e.id), e.dir + "\n" + e.name + "\n" + e.kind + "\n");
+  std::string text = e.dir + "\n" + e.name + "\n" + e.kind + "\n";
+  if (!durable) return WriteVisible(fs::Join(index_dir(), e.id), text);
+  return fs::AtomicWriteFile(fs::Join(index_dir(), e.id), text);
 }
 
 Result<std::vector<IndexEntry>> Registry::List() const {

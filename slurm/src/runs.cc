@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <functional>
 #include <csignal>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "backends.h"
+#include "durable.h"
 #include "hpcai/base/fs.h"
 #include "hpcai/base/json.h"
 #include "local_process.h"
@@ -54,17 +56,22 @@ Attempt NewAttempt(const std::string& backend, const std::string& job_dir) {
 }
 
 Status WriteRunFiles(const std::string& dir, const std::string& spec_yaml, const std::string& script,
-                     const RunRecord& rec) {
+                     const RunRecord& rec, std::vector<std::string>* to_sync) {
   HPCAI_RETURN_IF_ERROR(fs::MakeDirs(fs::Join(dir, "logs")));
-  HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(dir, "spec.yaml"), spec_yaml));
-  HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(dir, "job.sbatch"), script));
-  return SaveRunRecord(dir, rec);
+  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "spec.yaml"), spec_yaml));
+  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "job.sbatch"), script));
+  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "run.json"), rec.ToJson().dump(2) + "\n"));
+  for (const char* f : {"spec.yaml", "job.sbatch", "run.json", "logs"}) to_sync->push_back(fs::Join(dir, f));
+  to_sync->push_back(dir);
+  return Status::OK();
 }
 
-// Records the submission outcome in run.json (the only writer at this point).
+// Records the submission outcome in run.json (the only writer at this
+// point).  `durable`: replace it with fsync (after the barrier, or alone).
 Status RecordSubmission(const std::string& dir, const Status& submitted, const std::string& job_id, int64_t pid,
-                        const std::string& live_state, const std::string& live_reason = "") {
-  return UpdateRunRecord(dir, [&](RunRecord& r) {
+                        const std::string& live_state, const std::string& live_reason = "", bool durable = true) {
+  HPCAI_ASSIGN_OR_RETURN(RunRecord r, LoadRunRecord(dir));
+  auto change = [&](RunRecord& r) {
     if (r.attempts.empty()) return;
     Attempt& a = r.attempts.back();
     if (submitted.ok()) {
@@ -77,7 +84,10 @@ Status RecordSubmission(const std::string& dir, const Status& submitted, const s
       a.reason = submitted.message();
       a.ended = NowIso();
     }
-  });
+  };
+  change(r);
+  if (durable) return SaveRunRecord(dir, r);
+  return WriteVisible(fs::Join(dir, "run.json"), r.ToJson().dump(2) + "\n");
 }
 
 // The detached runner of a local sweep: starts the tasks with at most
@@ -231,6 +241,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   rec.spec_hash = out.spec_hash;
   rec.attempts.push_back(NewAttempt(backend_name, dir));
 
+  std::vector<std::string> to_sync = {spec.runs_root};
   if (sweep) {
     for (size_t i = 0; i < tasks.size(); ++i) {
       SubmittedTask t;
@@ -248,14 +259,14 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
       tr.sweep_id = out.id;
       tr.sweep_index = t.index;
       tr.attempts.push_back(NewAttempt(backend_name, dir));
-      HPCAI_RETURN_IF_ERROR(WriteRunFiles(t.run_dir, CanonicalYaml(tasks[i], false), out.script, tr));
-      HPCAI_RETURN_IF_ERROR(registry.AddToIndex({t.run_id, t.run_dir, t.name, "run"}));
+      HPCAI_RETURN_IF_ERROR(WriteRunFiles(t.run_dir, CanonicalYaml(tasks[i], false), out.script, tr, &to_sync));
+      HPCAI_RETURN_IF_ERROR(registry.AddToIndex({t.run_id, t.run_dir, t.name, "run"}, /*durable=*/false));
       rec.tasks.push_back(t.run_id);
       out.tasks.push_back(t);
     }
   }
-  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, CanonicalYaml(spec, true), out.script, rec));
-  HPCAI_RETURN_IF_ERROR(registry.AddToIndex({out.id, dir, spec.name, out.kind}));
+  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, CanonicalYaml(spec, true), out.script, rec, &to_sync));
+  HPCAI_RETURN_IF_ERROR(registry.AddToIndex({out.id, dir, spec.name, out.kind}, /*durable=*/false));
 
   SubmitRequest req;
   req.script_path = fs::Join(dir, "job.sbatch");
@@ -274,6 +285,8 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     out.submit_status = pid.ok() ? Status::OK() : pid.status();
     out.job_id = pid.ok() ? "local-" + std::to_string(*pid) : "";
     HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, pid.ok() ? *pid : 0, "RUNNING"));
+    to_sync.push_back(registry.home() + "/index");
+    HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
     return out;
   }
 
@@ -284,11 +297,15 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     out.job_id = submitted->job_id;
   }
   HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, submitted.ok() ? submitted->pid : 0,
-                                         live_state));
+                                         live_state, "", /*durable=*/false));
   for (auto& t : out.tasks) {
     if (submitted.ok()) t.job_id = out.job_id + "_" + std::to_string(t.index);
-    HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state));
+    HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state, "", false));
   }
+  to_sync.push_back(registry.home() + "/index");
+  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
+  to_sync.push_back(registry.home() + "/index/" + out.id);
+  HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
   return out;
 }
 
@@ -357,7 +374,7 @@ std::string CancelledReason(const RunRecord& r) {
 
 }  // namespace
 
-StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
+StatusResult CollectStatus(const std::vector<IndexEntry>& entries, Backend* injected) {
   StatusResult result;
   result.runs.resize(entries.size());
   std::vector<JobRef> slurm_refs, local_refs;
@@ -387,6 +404,10 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
     s.reason = a.reason;
     s.restarts = a.restarts;
     s.exit_code = a.exit;
+    s.nodes = a.nodes;
+    s.node_list = a.node_list;
+    s.elapsed_s = a.elapsed_s;
+    s.time_limit_min = a.time_limit_min;
     s.live = !IsFinalState(a.state);
     if (rec->kind == "sweep") continue;  // aggregated from its tasks below
     if (!s.live || a.job_id.empty()) continue;
@@ -397,10 +418,16 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
   std::map<std::string, JobInfo> slurm_info, local_info;
   bool slurm_ok = true;
   if (!slurm_refs.empty()) {
-    auto backend = MakeBackend("slurm");
+    Result<std::unique_ptr<Backend>> made = Status::Internal("unused");
+    Backend* backend = injected;
+    if (!backend) {
+      made = MakeBackend("slurm");
+      if (made.ok()) backend = made->get();
+    }
+    int before = backend ? backend->queries() : 0;
     Result<std::map<std::string, JobInfo>> q =
-        backend.ok() ? (*backend)->Query(slurm_refs) : Result<std::map<std::string, JobInfo>>(backend.status());
-    if (backend.ok()) result.slurm_queries += (*backend)->queries();
+        backend ? backend->Query(slurm_refs) : Result<std::map<std::string, JobInfo>>(made.status());
+    if (backend) result.slurm_queries += backend->queries() - before;
     if (q.ok()) {
       slurm_info = std::move(*q);
     } else {
@@ -543,10 +570,15 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
       }
     }
     // Write back what changed, so the next call needs no query for it.
-    if (s.state != a.state || s.restarts != a.restarts || s.exit_code != a.exit || s.reason != a.reason) {
+    // (Elapsed time alone does not trigger a write while the job runs.)
+    bool changed = s.state != a.state || s.restarts != a.restarts || s.exit_code != a.exit ||
+                   s.reason != a.reason || s.nodes != a.nodes || s.node_list != a.node_list ||
+                   s.time_limit_min != a.time_limit_min || (!s.live && s.elapsed_s != a.elapsed_s);
+    if (changed) {
       std::string state = s.state, reason = s.reason;
       int restarts = s.restarts;
       auto exit = s.exit_code;
+      RunStatus snap = s;
       bool final = !s.live;
       std::string job_id = a.job_id;
       if (state != "UNKNOWN") {
@@ -557,6 +589,10 @@ StatusResult CollectStatus(const std::vector<IndexEntry>& entries) {
           x.reason = reason;
           x.restarts = restarts;
           x.exit = exit;
+          x.nodes = snap.nodes;
+          x.node_list = snap.node_list;
+          x.elapsed_s = snap.elapsed_s;
+          x.time_limit_min = snap.time_limit_min;
           if (final && x.ended.empty()) x.ended = NowIso();
         });
       }
@@ -659,6 +695,42 @@ Result<std::string> CancelRun(const IndexEntry& entry, const std::string& signal
     return entry.id + ": " + what + " array job " + a.job_id + " (" + std::to_string(rec.tasks.size()) + " tasks)";
   }
   return entry.id + ": " + what + " job " + a.job_id;
+}
+
+Result<std::string> SubmitNewAttempt(const IndexEntry& entry, const ResolvedSpec& spec) {
+  HPCAI_ASSIGN_OR_RETURN(RunRecord rec, LoadRunRecord(entry.dir));
+  if (rec.kind == "sweep")
+    return Status::FailedPrecondition(entry.id + " is a sweep; start a new attempt of each task instead");
+  StatusResult st = CollectStatus({entry});
+  if (st.runs[0].live)
+    return Status::FailedPrecondition(entry.id + " is still " + st.runs[0].state + " (job " + st.runs[0].job_id +
+                                      "); wait for it or `hpcai cancel " + entry.id + "` first");
+  std::string backend_name = rec.backend.empty() ? "slurm" : rec.backend;
+  HPCAI_ASSIGN_OR_RETURN(std::string train_binary, ResolveTrainBinary(spec, true));
+  ScriptInput in;
+  in.spec = spec;
+  in.id = rec.run_id;
+  in.job_dir = entry.dir;
+  in.train_binary = train_binary;
+  in.spec_hash = SpecHash(spec);
+  HPCAI_ASSIGN_OR_RETURN(std::string script, RenderJobScript(in));
+  HPCAI_ASSIGN_OR_RETURN(JobRequest job, MakeJobRequest(in));
+  HPCAI_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(backend_name));
+  HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(entry.dir, "job.sbatch"), script));
+  HPCAI_RETURN_IF_ERROR(UpdateRunRecord(entry.dir, [&](RunRecord& r) {
+    r.attempts.push_back(NewAttempt(backend_name, entry.dir));
+  }));
+  SubmitRequest req;
+  req.script_path = fs::Join(entry.dir, "job.sbatch");
+  req.script = script;
+  req.job = job;
+  auto submitted = backend->Submit(req);
+  Status outcome = submitted.ok() ? Status::OK() : submitted.status();
+  HPCAI_RETURN_IF_ERROR(RecordSubmission(entry.dir, outcome, submitted.ok() ? submitted->job_id : "",
+                                         submitted.ok() ? submitted->pid : 0,
+                                         backend_name == "local" ? "RUNNING" : "PENDING"));
+  if (!submitted.ok()) return submitted.status();
+  return submitted->job_id;
 }
 
 }  // namespace hpcai::slurm

@@ -58,9 +58,11 @@ TEST(SpecLoad, RelativePathsResolveAgainstCwdAndAbsoluteOnesStay) {
   EXPECT_EQ(r.spec->data.val.value_or(""), "/abs/val");
   EXPECT_EQ(r.spec->runs_root, "/home/tester/runs");
   EXPECT_EQ(r.spec->train_binary, Cwd() + "/bin/hpcai-train");
-  auto bare = Load("train_binary: hpcai-train\n");  // a bare name is looked up on PATH later
+  auto bare = Load("train_binary: hpcai-train\n");  // a path like any other
   ASSERT_TRUE(bare.ok());
-  EXPECT_EQ(bare.spec->train_binary, "hpcai-train");
+  EXPECT_EQ(bare.spec->train_binary, Cwd() + "/hpcai-train");
+  auto dflt = Load("name: x\n");
+  EXPECT_EQ(dflt.spec->train_binary, "");
   auto none = Load("data: {val: null}\n");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none.spec->data.val.has_value());

@@ -4,12 +4,21 @@
 # runtime's own tests).  Called as: tiny_train.sh --run-dir RUN
 #   TINY_SLEEP  seconds to run (default 0)        TINY_EXIT  exit code (default 0)
 #   On USR1: "got USR1", exit 75 (checkpointed);  on TERM: exit 143.
+#   TINY_REQUEUE=N: on USR1 while the restart count is below N, rank 0 first
+#   requeues its own job (`scontrol requeue $HPCAI_JOB_ID`, as hpcai-train does).
 # Rank 0 writes heartbeat.json like hpcai-train does.
 run_dir="$2"
 rank="${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-0}}"
 echo "tiny-train rank $rank on $(hostname) job ${HPCAI_JOB_ID:-?} restart ${HPCAI_RESTART:-?}"
 echo "tiny-train rank $rank stderr line" >&2
-trap 'echo "tiny-train rank $rank: got USR1"; exit 75' USR1
+on_usr1() {
+  echo "tiny-train rank $rank: got USR1"
+  if [ "$rank" = 0 ] && [ "${HPCAI_RESTART:-0}" -lt "${TINY_REQUEUE:-0}" ]; then
+    scontrol requeue "$HPCAI_JOB_ID" && echo "tiny-train rank $rank: requeued $HPCAI_JOB_ID"
+  fi
+  exit 75
+}
+trap on_usr1 USR1
 trap 'echo "tiny-train rank $rank: got TERM"; exit 143' TERM
 heartbeat() {  # step total phase
   [ "$rank" = 0 ] || return 0

@@ -289,14 +289,19 @@ TEST(AgreeStatus, EveryRankGetsTheLowestFailure) {
   // Only the last rank fails.
   Status local = r == n - 1 ? Status::Corrupt("shard-3.h5: checksum mismatch") : Status::OK();
   Status agreed = AgreeStatus(*comm, local);
+  // One rank: its own status, unchanged; several: prefixed with the rank.
+  const std::string prefix = n == 1 ? "" : "rank " + std::to_string(n - 1) + ": ";
   EXPECT_EQ(agreed.code(), Code::kCorrupt);
-  EXPECT_EQ(agreed.message(), "rank " + std::to_string(n - 1) + ": shard-3.h5: checksum mismatch");
+  EXPECT_EQ(agreed.message(), prefix + "shard-3.h5: checksum mismatch");
 
   // Every rank fails differently: rank 0's failure wins everywhere.
   Status mine = r == 0 ? Status::Numerical("loss is nan at step 3") : Status::NotFound("rank-specific");
   Status all = AgreeStatus(*comm, mine);
   EXPECT_EQ(all.code(), Code::kNumerical);
-  EXPECT_EQ(all.message(), "rank 0: loss is nan at step 3");
+  EXPECT_EQ(all.message(), (n == 1 ? "" : "rank 0: ") + std::string("loss is nan at step 3"));
+
+  // Agreeing on an agreed status does not stack prefixes.
+  EXPECT_EQ(AgreeStatus(*comm, agreed).message(), agreed.message());
 
   // The same message on every rank (compare via a broadcast of rank 0's view).
   std::string seen = agreed.message();

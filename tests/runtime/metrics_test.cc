@@ -22,7 +22,7 @@ TEST(Metrics, StepJsonHasEveryField) {
   auto parsed = Json::Parse(j.dump());
   ASSERT_TRUE(parsed.ok());
   for (const char* k : {"type", "step", "epoch", "loss", "lr", "grad_norm", "samples_per_sec", "data_s",
-                        "compute_s", "comm_s", "skipped", "time"}) {
+                        "compute_s", "comm_s", "skipped", "time_ms"}) {
     EXPECT_TRUE(parsed->has(k)) << k;
   }
   EXPECT_EQ(parsed->get("type").as_string(), "train");

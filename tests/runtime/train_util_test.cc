@@ -61,37 +61,6 @@ TEST(RankEnvironment, ArrayTaskJobId) {
   EXPECT_EQ(r.job_id, "100_1");
 }
 
-TEST(CheckGradients, NormAndFirstNonFiniteInBackwardOrder) {
-  Param a, b, c;
-  a.name = "dense0.weight";
-  a.layer = 0;
-  a.grad = {3, 4, 0, 0, 0};
-  b.name = "dense1.weight";
-  b.layer = 2;
-  b.grad = {1, 2, 2};
-  c.name = "dense2.weight";
-  c.layer = 4;
-  c.grad = {0, 0};
-  auto ok = CheckGradients({&a, &b, &c});
-  EXPECT_EQ(ok.first_nonfinite, -1);
-  EXPECT_DOUBLE_EQ(ok.sum_squares, 25 + 9);
-
-  a.grad[1] = std::numeric_limits<float>::quiet_NaN();
-  b.grad[2] = std::numeric_limits<float>::infinity();
-  auto bad = CheckGradients({&a, &b, &c});
-  EXPECT_EQ(bad.first_nonfinite, 1);  // dense1 comes before dense0 in backward
-  EXPECT_EQ(bad.nonfinite_tensors, 2);
-  EXPECT_DOUBLE_EQ(bad.sum_squares, 0);
-
-  // Finite values whose square overflows float still give a finite double norm.
-  c.grad = {3e20f, 0};
-  a.grad = {0};
-  b.grad = {0};
-  auto big = CheckGradients({&a, &b, &c});
-  EXPECT_EQ(big.first_nonfinite, -1);
-  EXPECT_TRUE(std::isfinite(big.sum_squares));
-}
-
 TEST(ParseEvalEvery, Forms) {
   bool per_epoch = false;
   EXPECT_EQ(ParseEvalEvery("epoch", &per_epoch), 0);

@@ -57,8 +57,9 @@ int RunShell(const std::string& cmd, std::string* out) {
 
 std::string GoldenPath(const std::string& name) {
   const char* src = std::getenv("HPCAI_SOURCE_DIR");
-  std::string root = src && *src ? src : ".";
-  return root + "/tests/slurm/golden/" + name;
+  if (src && *src) return std::string(src) + "/tests/slurm/golden/" + name;
+  // This file's own directory (CMake compiles it with an absolute path).
+  return fs::Dirname(__FILE__) + "/golden/" + name;
 }
 
 void WriteExecutable(const std::string& path, const std::string& text) {

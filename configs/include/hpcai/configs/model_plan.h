@@ -21,13 +21,13 @@ struct ModelPlan {
   int64_t checkpoint_bytes = 0;   // estimate: fp32 params + optimizer state + 64 KiB metadata
 };
 
-// Plans `spec.model` for samples of `sample_shape` (per sample, e.g. {784},
-// {28, 28} or {1, 28, 28}) and `num_classes` outputs.
+// Plans `spec.model` for samples of `sample_shape` (per sample, e.g. {784}
+// or {1, 28, 28}) and `num_classes` outputs.
 //
 // Conventions (shared with the runtime's CPU reference): a conv layer maps
 // HxW to floor((H + 2*padding - kernel) / stride) + 1, then max-pool with
 // window = stride = pool maps it to floor(H / pool).  A cnn needs a sample
-// shape of rank 2 (HxW, one channel) or 3 (CxHxW).
+// shape of rank 3 (CxHxW), as the runtime's model does.
 //
 // SpecError naming the layer when the model does not fit the data (a rank-1
 // sample for a cnn, a feature map that shrinks below 1x1, num_classes < 2).

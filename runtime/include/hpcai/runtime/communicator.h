@@ -142,7 +142,8 @@ class Communicator {
 
 // Every rank passes its local outcome; every rank returns the SAME Status:
 // OK when all were OK, else the failure of the lowest failing rank (its code,
-// message prefixed with "rank R: ").  Collective; cheap (one allreduce, and a
+// message prefixed with "rank R: "; a single rank gets its own Status back
+// unchanged).  Collective; cheap (one allreduce, and a
 // broadcast only on failure).  If the agreement itself fails the local
 // communication error is returned.
 Status AgreeStatus(Communicator& comm, const Status& local);

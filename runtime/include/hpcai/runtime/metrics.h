@@ -34,10 +34,11 @@ struct EvalMetrics {
   double eval_s = 0;
 };
 
+// time_ms: unix time in milliseconds (an integer: JSON doubles here keep 9 digits).
 // {"type":"train","step":..,"epoch":..,"loss":..,"lr":..,"grad_norm":..,
-//  "samples_per_sec":..,"data_s":..,"compute_s":..,"comm_s":..,"skipped":..,"time":..}
+//  "samples_per_sec":..,"data_s":..,"compute_s":..,"comm_s":..,"skipped":..,"time_ms":..}
 Json StepMetricsJson(const StepMetrics& m, double unix_time);
-// {"type":"eval","step":..,"epoch":..,"val_loss":..,"val_acc":..,"samples":..,"eval_s":..,"time":..}
+// {"type":"eval","step":..,"epoch":..,"val_loss":..,"val_acc":..,"samples":..,"eval_s":..,"time_ms":..}
 Json EvalMetricsJson(const EvalMetrics& m, double unix_time);
 
 // "step   50/2350 ep 1/10 loss 0.5432 lr 0.05 | 12.3k samples/s | data 1% comm 6% | eta 2m10s"

@@ -39,17 +39,6 @@ using EnvLookup = std::function<const char*(const char*)>;
 RankEnvironment ResolveRankEnvironment(const ResolvedSpec& spec, int mpi_local_rank,
                                        int threads_override, const EnvLookup& env);
 
-struct Param;
-
-// Numerical guard over the (already reduced) gradients, one pass.
-struct GradCheck {
-  double sum_squares = 0;     // over the finite tensors
-  int first_nonfinite = -1;   // index into params of the first non-finite tensor in
-                              // BACKWARD order (where the problem started), -1 if none
-  int nonfinite_tensors = 0;
-};
-GradCheck CheckGradients(const std::vector<Param*>& params);
-
 // training.eval_every: "epoch" -> 0 with *per_epoch = true; "N" -> N (0 =
 // never); anything else -> -1.
 int64_t ParseEvalEvery(const std::string& text, bool* per_epoch);
@@ -60,6 +49,9 @@ struct TrainOptions {
   int threads = 0;                    // 0 = from the environment / spec
   bool progress = true;               // rank 0 prints a line every log_every steps
   bool return_params = false;         // fill TrainSummary::final_params (tests)
+  // Tests: behave as if a stop signal arrived during step `stop_at_step`
+  // (1-based): checkpoint after it and return with stop_signal = -1.
+  int64_t stop_at_step = -1;
 };
 
 struct TrainSummary {
@@ -73,7 +65,10 @@ struct TrainSummary {
   double samples_per_sec = 0;     // training throughput, all ranks, eval excluded
   double data_fraction = 0;       // share of step time spent waiting for data
   double seconds = 0;             // wall time of Train()
-  int stop_signal = 0;            // != 0: stopped early by this signal (agreed by all ranks)
+  int stop_signal = 0;            // != 0: stopped early by this signal (agreed by all ranks);
+                                  // -1 for TrainOptions::stop_at_step
+  bool checkpointed = false;      // a checkpoint of the final state was written (end / preemption)
+  int64_t resumed_from_step = -1; // >= 0: continued from a checkpoint of that step
   std::string model;              // Model::Describe()
   std::vector<float> final_params;  // all params, forward order (only if return_params)
 };

@@ -33,6 +33,11 @@ struct Attempt {
   std::string ended;        // ISO-8601 UTC when a final state was recorded
   int64_t pid = 0;          // local backend: leader of the job's process group
   std::string job_dir;      // the job's working directory (run dir, or sweep dir for arrays)
+  // Last seen resources and times (shown for finished jobs Slurm has forgotten).
+  int nodes = 0;
+  std::string node_list;
+  int64_t elapsed_s = -1;
+  int64_t time_limit_min = -1;
 };
 
 struct CancelRecord {
@@ -90,8 +95,10 @@ class Registry {
   // when another process took the same id.  Returns the id; *dir = the path.
   Result<std::string> ClaimRunId(const std::string& parent, const std::string& name, std::string* dir) const;
 
-  // Adds (or replaces) the index entry of a run.
-  Status AddToIndex(const IndexEntry& entry) const;
+  // Adds (or replaces) the index entry of a run, atomically.  With
+  // durable = false it is not fsync'ed (the caller fsyncs the file and the
+  // index directory later, e.g. submission's single durability barrier).
+  Status AddToIndex(const IndexEntry& entry, bool durable = true) const;
   // Every index entry, sorted by id.  Unreadable entries are skipped.
   Result<std::vector<IndexEntry>> List() const;
   // A run or sweep from a reference: an exact id, else a name (the latest run

@@ -82,8 +82,9 @@ Result<std::vector<IndexEntry>> SelectRuns(const Registry& registry, const std::
 // States of `entries` with ONE batched Slurm query for all live Slurm jobs
 // (none when nothing is live); final states come from run.json, else from the
 // run directory's exit files and Slurm's jobcomp log, and are written back to
-// run.json once known.
-StatusResult CollectStatus(const std::vector<IndexEntry>& entries);
+// run.json once known.  `slurm` replaces the Slurm backend (unit tests);
+// nullptr = MakeBackend("slurm") when a query is needed.
+StatusResult CollectStatus(const std::vector<IndexEntry>& entries, Backend* slurm = nullptr);
 
 // True for states after which a job does not run again by itself.
 bool IsFinalState(const std::string& state);
@@ -92,5 +93,13 @@ bool IsFinalState(const std::string& state);
 // `signal`, sends it to the job script instead (which forwards it to the
 // step).  Recorded in run.json.  Returns a line describing what was done.
 Result<std::string> CancelRun(const IndexEntry& entry, const std::string& signal);
+
+// A new attempt of an existing run (for `hpcai resume`): re-renders
+// job.sbatch from `spec` for the same run directory, submits it through the
+// run's backend and appends the attempt to run.json.  spec.yaml is not
+// touched (the caller decides what to record).  FailedPrecondition when the
+// run is still live or is a sweep; a refusal is returned as the error, with
+// the attempt recorded SUBMIT_FAILED.  Returns the new job id.
+Result<std::string> SubmitNewAttempt(const IndexEntry& entry, const ResolvedSpec& spec);
 
 }  // namespace hpcai::slurm

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Checkpoint benchmark (figures go to docs/checkpoint-format.md).
+#
+#   scripts/bench-checkpoint.sh [--build-dir build] [--work DIR] [--mb "64 256"] [--repeats R] [--step-ms MS]
+#
+# For each state size: io::WriteCheckpoint (HDF5 + CRC-32C per tensor + fsync
+# + rename + fsync(dir) + LATEST) against a raw write(2) + fsync of the same
+# bytes, alternating, medians -> ratio of MB/s.  Then the stall a training
+# loop sees per checkpoint: synchronous WriteCheckpoint vs
+# AsyncCheckpointWriter::Submit (copy into host buffers; the write runs on a
+# background thread during a busy STEP-ms "training" interval), next to a
+# plain memcpy of the state.  fsync is cheap on this machine (virtual disk
+# cached by the host): absolute MB/s are not storage speed.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$REPO/build"
+WORK=""
+SIZES="64 256"
+REPEATS=5
+STEP_MS=1000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) BUILD="$2"; shift 2 ;;
+    --work) WORK="$2"; shift 2 ;;
+    --mb) SIZES="$2"; shift 2 ;;
+    --repeats) REPEATS="$2"; shift 2 ;;
+    --step-ms) STEP_MS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "bench-checkpoint.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+BENCH="$BUILD/bin/hpcai-ckpt-bench"
+[ -x "$BENCH" ] || { echo "bench-checkpoint.sh: $BENCH not built (cmake --build $BUILD --target hpcai-ckpt-bench)" >&2; exit 1; }
+WORK="${WORK:-$BUILD/bench-checkpoint}"
+echo "== checkpoint write vs raw write+fsync (medians of $REPEATS), stall per checkpoint (step $STEP_MS ms)"
+for mb in $SIZES; do
+  "$BENCH" --dir "$WORK" --mb "$mb" --repeats "$REPEATS" --step-ms "$STEP_MS" | /usr/bin/python3 -c '
+import json, sys
+j = json.loads(sys.stdin.read())
+print("  %5.0f MB in %d tensors: raw write+fsync %6.0f MB/s  checkpoint %6.0f MB/s  ratio %.2f | "
+      "stall: sync %6.1f ms  async %6.1f ms  (memcpy of the state %5.1f ms)"
+      % (j["mb"], j["tensors"], j["raw_write_fsync_mb_s"], j["checkpoint_mb_s"], j["ratio"],
+         j["sync_stall_ms"], j["async_stall_ms"], j["memcpy_ms"]))'
+done
+rm -rf "$WORK"

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Submission benchmark: wall time of `hpcai submit` (spec parse + render +
+# run directory with fsync'ed files + libslurm RPC) vs plain `sbatch` of the
+# SAME rendered job.sbatch, alternating in one run; also `hpcai --version`
+# (the process start-up floor) and the sbatch/squeue command path of hpcai.
+# Reports medians (ms) and ratios as a markdown table (docs/slurm.md).
+#
+#   scripts/bench-submit.sh [--runs N] [--build DIR] [--port-base P]
+# Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at the end).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUNS=20
+BUILD="$REPO/build"
+PORT=19837
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --runs) RUNS="$2"; shift 2 ;;
+    --build) BUILD="$2"; shift 2 ;;
+    --port-base) PORT="$2"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "bench-submit.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+H="$BUILD/bin/hpcai"
+[[ -x "$H" ]] || { echo "bench-submit.sh: $H missing; build first (cmake --build build --target hpcai)" >&2; exit 2; }
+STARTED=""
+if [[ -z "${SLURM_CONF:-}" ]]; then
+  bash "$REPO/scripts/local-slurm.sh" start --nodes 2 --dir "$BUILD/slurm-bench" --port-base "$PORT" >&2
+  export SLURM_CONF="$BUILD/slurm-bench/slurm.conf"
+  STARTED="$BUILD/slurm-bench"
+fi
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/hpcai-bench-submit.XXXXXX")"
+export HPCAI_HOME="$WORK/home" NO_COLOR=1
+cleanup() {
+  scancel --name=benchsubmit >/dev/null 2>&1 || true
+  [[ -n "$STARTED" ]] && bash "$REPO/scripts/local-slurm.sh" stop --dir "$STARTED" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+cat > "$WORK/spec.yaml" <<YAML
+name: benchsubmit
+runs_root: $WORK/runs
+train_binary: /bin/true
+resources: {nodes: 1, tasks_per_node: 1, mem: 10M, time: "5"}
+preemption: {lead_seconds: 30}
+YAML
+
+now_ns() { date +%s%N; }
+ms() { awk "BEGIN { printf \"%.1f\", $1 / 1e6 }"; }
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+: > "$WORK/hpcai"; : > "$WORK/hpcai_cli"; : > "$WORK/sbatch"; : > "$WORK/version"; : > "$WORK/sbatch_version"
+# Warm-up (page cache, munge, controller).
+"$H" submit "$WORK/spec.yaml" --no-data --json > "$WORK/warm.json"
+script="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_dir"])' "$WORK/warm.json")/job.sbatch"
+sbatch --parsable "$script" > /dev/null
+for i in $(seq 1 "$RUNS"); do
+  t0=$(now_ns); "$H" submit "$WORK/spec.yaml" --no-data > /dev/null; t1=$(now_ns)
+  sbatch --parsable "$script" > /dev/null; t2=$(now_ns)
+  HPCAI_SLURM_API=cli "$H" submit "$WORK/spec.yaml" --no-data > /dev/null; t3=$(now_ns)
+  "$H" --version > /dev/null; t4=$(now_ns)
+  sbatch --version > /dev/null; t5=$(now_ns)
+  echo $((t1 - t0)) >> "$WORK/hpcai"; echo $((t2 - t1)) >> "$WORK/sbatch"; echo $((t3 - t2)) >> "$WORK/hpcai_cli"
+  echo $((t4 - t3)) >> "$WORK/version"; echo $((t5 - t4)) >> "$WORK/sbatch_version"
+done
+h=$(median < "$WORK/hpcai"); s=$(median < "$WORK/sbatch"); c=$(median < "$WORK/hpcai_cli")
+v=$(median < "$WORK/version"); sv=$(median < "$WORK/sbatch_version")
+echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS"
+echo
+echo "| what | median wall (ms) | vs sbatch |"
+echo "|---|---|---|"
+echo "| \`sbatch --parsable job.sbatch\` (reference) | $(ms "$s") | 1.00 |"
+echo "| \`hpcai submit\` (libslurm) | $(ms "$h") | $(awk "BEGIN { printf \"%.2f\", $h / $s }") |"
+echo "| \`hpcai submit\` (HPCAI_SLURM_API=cli: runs sbatch) | $(ms "$c") | $(awk "BEGIN { printf \"%.2f\", $c / $s }") |"
+echo "| \`hpcai --version\` (process start-up only) | $(ms "$v") | $(awk "BEGIN { printf \"%.2f\", $v / $s }") |"
+echo "| \`sbatch --version\` (process start-up only) | $(ms "$sv") | $(awk "BEGIN { printf \"%.2f\", $sv / $s }") |"
+echo
+echo "hpcai submit minus its start-up: $(ms "$(awk "BEGIN { print $h - $v }")") ms; sbatch minus its start-up: $(ms "$(awk "BEGIN { print $s - $sv }")") ms"
