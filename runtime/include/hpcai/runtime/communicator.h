@@ -153,7 +153,8 @@ Status AgreeStatus(Communicator& comm, const Status& local);
 // has not set them: Open MPI's libnbc chooses a binomial-tree MPI_Iallreduce
 // for fewer than 4 ranks and for MPI_IN_PLACE, at about half the bandwidth of
 // its ring (docs/runtime.md has the measurement), so the ring is selected
-// with OMPI_MCA_coll_libnbc_iallreduce_algorithm=1.  Harmless for other MPIs.
+// with OMPI_MCA_coll_libnbc_iallreduce_algorithm=1; waiting ranks yield the
+// core (OMPI_MCA_mpi_yield_when_idle=1).  Harmless for other MPIs.
 void PrepareMpiEnvironment();
 
 // ---- backend registry (comm_registry.cc) ------------------------------------
