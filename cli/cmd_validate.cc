@@ -200,7 +200,7 @@ int RunValidate(const ValidateOptions& o) {
                     " samples of " + Shape(data.sample_shape) + " " + data.dtype + ", " +
                     std::to_string(data.num_classes) + " classes");
     row("steps", Thousands(data.steps_per_epoch) + " per epoch x " + std::to_string(spec.training.epochs) +
-                     " epochs = " + Thousands(data.total_steps) +
+                     (spec.training.epochs == 1 ? " epoch = " : " epochs = ") + Thousands(data.total_steps) +
                      (spec.training.max_steps ? " (max_steps " + Thousands(*spec.training.max_steps) + ")" : ""));
     row("model", data.model.summary + ", " + Thousands(data.model.parameters) + " parameters");
     std::string state = data.model.optimizer_slots == 0 ? "params only"

@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "hpcai/base/fs.h"
-#include "hpcai/io/reader.h"
+#include "cli_io.h"
 
 namespace hpcai::cli {
 namespace {
@@ -21,11 +21,17 @@ std::string Shape(const std::vector<int64_t>& s) {
 
 // Sweep points usually share their data sets: read each (dir, x, y) once per
 // process (the CLI is single-threaded).
-Result<io::DatasetInfo> CachedInfo(const std::string& dir, const std::string& x, const std::string& y) {
-  static std::map<std::tuple<std::string, std::string, std::string>, Result<io::DatasetInfo>> cache;
+// HDF5 is reached through libhpcai_cli_io.so (cli_io.h), loaded only here,
+// i.e. only when data.train exists on this machine.
+Result<DataShapeInfo> CachedInfo(const std::string& dir, const std::string& x, const std::string& y) {
+  static std::map<std::tuple<std::string, std::string, std::string>, Result<DataShapeInfo>> cache;
   auto key = std::make_tuple(dir, x, y);
   auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, io::ReadDatasetInfo(dir, x, y)).first;
+  if (it == cache.end()) {
+    auto lib = LoadCliIo();
+    if (!lib.ok()) return lib.status();
+    it = cache.emplace(key, (*lib)->read_dataset_info(dir, x, y)).first;
+  }
   return it->second;
 }
 
@@ -41,13 +47,13 @@ Status CheckSpecData(const ResolvedSpec& spec, DataCheckReport* report) {
   }
   auto train = CachedInfo(d.train, d.x, d.y);
   if (!train.ok()) return train.status().WithContext("data.train");
-  const io::DatasetInfo& t = *train;
+  const DataShapeInfo& t = *train;
 
   if (d.val) {
     // The training set is here, so the validation set should be too.
     auto val = CachedInfo(*d.val, d.x, d.y);
     if (!val.ok()) return val.status().WithContext("data.val");
-    const io::DatasetInfo& v = *val;
+    const DataShapeInfo& v = *val;
     if (v.sample_shape != t.sample_shape) {
       return Status::Corrupt("data.val " + *d.val + " has samples of shape " + Shape(v.sample_shape) +
                              " but data.train " + d.train + " has " + Shape(t.sample_shape) +

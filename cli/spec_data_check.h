@@ -1,6 +1,7 @@
 // Data checks for a resolved spec (validate/submit time, on the login node).
 // Lives in cli/ so configs/ stays free of HDF5: it opens the data set's
-// manifest and shard headers through io::ReadDatasetInfo.
+// manifest and shard headers through io::ReadDatasetInfo, reached through the
+// on-demand library libhpcai_cli_io.so (cli_io.h).
 #pragma once
 
 #include <cstdint>

@@ -42,6 +42,14 @@ PY
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf "%-40s %10s %8s %9s %s\n" "input" "bytes" "exit" "median_s" "peak_rss_MB (budget: 1 s, 200 MB)"
+# Baseline: starting the binary at all (shared libraries: HDF5, MPI, ...).
+times=(); rss=0
+for rep in 1 2 3; do
+  /usr/bin/time -o "$work/time" -f "%e %M" "$hpcai" --version >/dev/null 2>&1 || true
+  out="$(tail -1 "$work/time")"; times+=("${out% *}"); r="${out#* }"; (( r > rss )) && rss=$r
+done
+printf "%-40s %10s %8d %9s %s\n" "(baseline: hpcai --version)" "-" 0 "$(printf "%s\n" "${times[@]}" | median)" \
+  "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')"
 for f in "$here"/tests/configs/hostile/*.yaml "$work"/gen-*.yaml; do
   times=()
   rss=0

@@ -263,6 +263,7 @@ Result<ConvertSummary> Synth(const SynthOptions& o) {
   Json source = Json::MakeObject();
   source.set("from", "synth");
   source.set("seed", static_cast<int64_t>(o.seed));
+  source.set("task_seed", static_cast<int64_t>(o.task_seed));
   source.set("separation", o.separation);
   layout.source = source;
   HPCAI_ASSIGN_OR_RETURN(auto writer, DatasetWriter::Create(o.out, layout, o.samples, o.overwrite));
@@ -271,7 +272,7 @@ Result<ConvertSummary> Synth(const SynthOptions& o) {
   // two means are `separation` noise standard deviations apart on average.
   const float s = static_cast<float>(o.separation / std::sqrt(2.0 * static_cast<double>(feat)));
   std::vector<float> means(static_cast<size_t>(o.classes * feat));
-  Rng mrng(MixSeed(o.seed, 1));
+  Rng mrng(MixSeed(o.task_seed, 1));
   for (auto& m : means) m = s * mrng.Normal();
   Rng rng(MixSeed(o.seed, 2));
   const int64_t block = std::max<int64_t>(1, (int64_t{4} << 20) / (feat * 4));

@@ -202,7 +202,7 @@ class IdxSource : public Source {
 bool ParseIdxName(const std::string& name, std::string* prefix, bool* images) {
   for (const char* kind : {"images", "labels"}) {
     for (const char* sep : {"-", "_", "."}) {
-      std::string key = std::string(sep) + kind + (kind[0] == 'i' ? "-idx" : "-idx");
+      std::string key = std::string(sep) + kind + "-idx";
       size_t pos = name.find(key);
       if (pos != std::string::npos) {
         *prefix = name.substr(0, pos);

@@ -12,20 +12,18 @@
 namespace hpcai::kernels {
 namespace {
 
-// Spin briefly before yielding/sleeping: regions follow each other within
-// microseconds during a step, but the machine may be oversubscribed (other
-// ranks, other jobs), so never spin unboundedly without yielding.
-constexpr int kSpinIters = 4000;
+// ~15 us of spinning (a pause is ~30 ns here) before sleeping: long enough
+// for the back-to-back regions of a step on an idle machine, short enough
+// not to steal a busy machine's cores from the threads we wait for.
+constexpr int kSpinIters = 500;
 
-template <typename Pred>
-void SpinWait(Pred done) {
-  for (int i = 0; !done(); ++i) {
-    if (i < kSpinIters) {
-      HPCAI_CPU_RELAX();
-    } else {
-      std::this_thread::yield();
-    }
+// Returns once word != old: spins, then sleeps in the kernel (futex).
+void WaitWhileEquals(const std::atomic<uint32_t>& word, uint32_t old) {
+  for (int i = 0; i < kSpinIters; ++i) {
+    if (word.load(std::memory_order_acquire) != old) return;
+    HPCAI_CPU_RELAX();
   }
+  while (word.load(std::memory_order_acquire) == old) word.wait(old, std::memory_order_acquire);
 }
 
 }  // namespace
@@ -43,46 +41,32 @@ void ThreadPool::Resize(int threads) {
 }
 
 void ThreadPool::StartWorkers() {
-  stop_ = false;
+  stop_.store(false, std::memory_order_relaxed);
   workers_.reserve(threads_ - 1);
   // The generation a worker starts from is read here, before it exists: a
   // worker that started late must still see the first Run() as new.
-  const uint64_t start = generation_.load(std::memory_order_acquire);
+  const uint32_t start = generation_.load(std::memory_order_acquire);
   for (int i = 1; i < threads_; ++i) {
     workers_.emplace_back([this, i, start] { WorkerLoop(i, start); });
   }
 }
 
 void ThreadPool::StopWorkers() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  cv_.notify_all();
+  if (workers_.empty()) return;
+  stop_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
   for (auto& w : workers_) w.join();
   workers_.clear();
 }
 
-void ThreadPool::WorkerLoop(int index, uint64_t seen) {
+void ThreadPool::WorkerLoop(int index, uint32_t seen) {
   for (;;) {
-    // Short spin for back-to-back regions, then sleep on the condition variable.
-    for (int i = 0; i < kSpinIters && generation_.load(std::memory_order_acquire) == seen; ++i) {
-      HPCAI_CPU_RELAX();
-    }
-    if (generation_.load(std::memory_order_acquire) == seen) {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-    }
+    WaitWhileEquals(generation_, seen);
     seen = generation_.load(std::memory_order_acquire);
-    const std::function<void(int)>* job;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-      job = job_;
-    }
-    (*job)(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (stop_.load(std::memory_order_acquire)) return;
+    (*job_)(index);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
@@ -91,26 +75,28 @@ void ThreadPool::Run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  cv_.notify_all();
+  job_ = &fn;
+  pending_.store(static_cast<uint32_t>(threads_ - 1), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes job_ and pending_
+  generation_.notify_all();
   fn(0);
-  SpinWait([&] { return pending_.load(std::memory_order_acquire) == 0; });
+  for (uint32_t p = pending_.load(std::memory_order_acquire); p != 0;
+       p = pending_.load(std::memory_order_acquire)) {
+    WaitWhileEquals(pending_, p);
+  }
 }
 
 void ThreadPool::Barrier() {
   if (threads_ == 1) return;
-  uint64_t phase = barrier_phase_.load(std::memory_order_acquire);
-  if (barrier_count_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
+  const uint32_t phase = barrier_phase_.load(std::memory_order_acquire);
+  if (barrier_count_.fetch_add(1, std::memory_order_acq_rel) + 1 ==
+      static_cast<uint32_t>(threads_)) {
     barrier_count_.store(0, std::memory_order_relaxed);
-    barrier_phase_.fetch_add(1, std::memory_order_release);
+    barrier_phase_.fetch_add(1, std::memory_order_acq_rel);
+    barrier_phase_.notify_all();
     return;
   }
-  SpinWait([&] { return barrier_phase_.load(std::memory_order_acquire) != phase; });
+  WaitWhileEquals(barrier_phase_, phase);
 }
 
 void ThreadPool::ParallelFor(int64_t n, int64_t min_parallel,

@@ -144,7 +144,9 @@ class Conv final : public Layer {
     out_size_ = pooled() ? pool_.out_h() * pool_.out_w() * cfg.filters : pix_ * cfg.filters;
     params_ = {Ref(be, w), Ref(be, b)};
     keep_z_ = kernels::ActivationNeedsZ(cfg.act);
-    chunk_ = cfg.chunk_rows / pix_;
+    // CPU: cache-sized chunks.  Device: big GEMMs matter more than cache, so
+    // (up to 2^18 rows, 256 Fashion-MNIST samples in one go) the whole batch.
+    chunk_ = (be->host_memory() ? cfg.chunk_rows : int64_t{1} << 18) / pix_;
     if (chunk_ < 1) chunk_ = 1;
   }
 

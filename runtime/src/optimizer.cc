@@ -84,7 +84,6 @@ class OptimizerImpl final : public Optimizer {
   }
 
  private:
-  double GradNorm(kernels::ThreadPool& pool);
 
   OptimizerSpec spec_;
   std::vector<Param*> params_;
@@ -95,110 +94,88 @@ class OptimizerImpl final : public Optimizer {
   int64_t steps_ = 0;
 };
 
-double OptimizerImpl::GradNorm(kernels::ThreadPool& pool) {
+double OptimizerImpl::Step(double lr) {
+  const int64_t t_next = steps_ + 1;
+  const float wd = static_cast<float>(spec_.weight_decay);
+  const bool sgd = spec_.type == "sgd";
+  const bool decoupled = spec_.type == "adamw";
+  kernels::SgdParams sh;
+  sh.lr = static_cast<float>(lr);
+  sh.momentum = static_cast<float>(spec_.momentum);
+  sh.nesterov = spec_.nesterov;
+  // Adam / AdamW with PyTorch's bias correction for step t_next.
+  const double t = static_cast<double>(t_next);
+  const double bc1 = 1.0 - std::pow(spec_.beta1, t);
+  const double bc2 = 1.0 - std::pow(spec_.beta2, t);
+  kernels::AdamParams ah;
+  ah.lr = static_cast<float>(lr);
+  ah.beta1 = static_cast<float>(spec_.beta1);
+  ah.beta2 = static_cast<float>(spec_.beta2);
+  ah.eps = static_cast<float>(spec_.eps);
+  ah.step_size = static_cast<float>(lr / bc1);
+  ah.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  auto clip_scale = [&](double norm) {
+    return spec_.grad_clip.has_value() ? kernels::ClipScale(norm, *spec_.grad_clip) : 1.0f;
+  };
+  // Updates rows [b, e) of param i with its decay flags applied.
+  auto update = [&](kernels::Backend* be, size_t i, float scale, int64_t b, int64_t e) {
+    Param* p = params_[i];
+    float* value = (device_ != nullptr ? p->device_value : p->value.data()) + b;
+    const float* grad = (device_ != nullptr ? p->device_grad : p->grad.data()) + b;
+    float* v = (device_ != nullptr ? dev_v_[i] : v_[i].data()) + b;
+    if (sgd) {
+      kernels::SgdParams h = sh;
+      h.grad_scale = scale;
+      h.weight_decay = p->decay ? wd : 0.0f;
+      be->SgdStep(e - b, h, grad, value, v);
+    } else {
+      float* m = (device_ != nullptr ? dev_m_[i] : m_[i].data()) + b;
+      kernels::AdamParams h = ah;
+      h.grad_scale = scale;
+      h.l2 = (!decoupled && p->decay) ? wd : 0.0f;
+      h.decoupled = (decoupled && p->decay) ? wd : 0.0f;
+      be->AdamStep(e - b, h, grad, value, m, v);
+    }
+  };
+
+  double norm = 0.0;
   if (device_ != nullptr) {
     double total = 0.0;
     for (Param* p : params_) total += device_->SumSquares(p->size(), p->device_grad);
-    return std::sqrt(total);
+    norm = std::sqrt(total);
+    if (!std::isfinite(norm)) return norm;  // contract: nothing is updated
+    const float scale = clip_scale(norm);
+    for (size_t i = 0; i < params_.size(); ++i) update(device_, i, scale, 0, params_[i]->size());
+    steps_ = t_next;
+    return norm;
   }
+
+  // CPU: one pool region.  Each task sums the squares of its slice of every
+  // tensor; after a barrier every task adds the partials in task order (so
+  // all see the same norm and take the same decision) and updates its slices.
+  kernels::ThreadPool& pool = kernels::CpuPool();
+  kernels::Backend& cpu = kernels::CpuBackend();
   const int tasks = pool.threads();
   partial_.assign(tasks, 0.0);
-  auto task = [&](int t) {
-    double s = 0.0;
+  auto task = [&](int tt) {
+    double sq = 0.0;
     for (Param* p : params_) {
       int64_t b, e;
-      kernels::ShardRange(p->size(), tasks, t, &b, &e);
-      s += kernels::cpu::SumSquares(e - b, p->grad.data() + b);
-    }
-    partial_[t] = s;
-  };
-  if (tasks > 1) {
-    pool.Run(task);
-  } else {
-    task(0);
-  }
-  double total = 0.0;
-  for (double s : partial_) total += s;
-  return std::sqrt(total);
-}
-
-double OptimizerImpl::Step(double lr) {
-  kernels::ThreadPool& pool = kernels::CpuPool();
-  const double norm = GradNorm(pool);
-  if (!std::isfinite(norm)) return norm;  // contract: nothing is updated
-  const float grad_scale =
-      spec_.grad_clip.has_value() ? kernels::ClipScale(norm, *spec_.grad_clip) : 1.0f;
-  ++steps_;
-  const int tasks = pool.threads();
-  const float wd = static_cast<float>(spec_.weight_decay);
-
-  if (spec_.type == "sgd") {
-    kernels::SgdParams h;
-    h.lr = static_cast<float>(lr);
-    h.momentum = static_cast<float>(spec_.momentum);
-    h.grad_scale = grad_scale;
-    h.nesterov = spec_.nesterov;
-    if (device_ != nullptr) {
-      for (size_t i = 0; i < params_.size(); ++i) {
-        Param* p = params_[i];
-        kernels::SgdParams hp = h;
-        hp.weight_decay = p->decay ? wd : 0.0f;
-        device_->SgdStep(p->size(), hp, p->device_grad, p->device_value, dev_v_[i]);
-      }
-      return norm;
-    }
-    auto task = [&](int t) {
-      for (size_t i = 0; i < params_.size(); ++i) {
-        Param* p = params_[i];
-        kernels::SgdParams hp = h;
-        hp.weight_decay = p->decay ? wd : 0.0f;
-        int64_t b, e;
-        kernels::ShardRange(p->size(), tasks, t, &b, &e);
-        kernels::cpu::SgdStep(e - b, hp, p->grad.data() + b, p->value.data() + b,
-                              v_[i].data() + b);
-      }
-    };
-    if (tasks > 1) {
-      pool.Run(task);
-    } else {
-      task(0);
-    }
-    return norm;
-  }
-
-  // Adam / AdamW with PyTorch's bias correction.
-  const double t = static_cast<double>(steps_);
-  const double bc1 = 1.0 - std::pow(spec_.beta1, t);
-  const double bc2 = 1.0 - std::pow(spec_.beta2, t);
-  kernels::AdamParams h;
-  h.lr = static_cast<float>(lr);
-  h.beta1 = static_cast<float>(spec_.beta1);
-  h.beta2 = static_cast<float>(spec_.beta2);
-  h.eps = static_cast<float>(spec_.eps);
-  h.grad_scale = grad_scale;
-  h.step_size = static_cast<float>(lr / bc1);
-  h.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  const bool decoupled = spec_.type == "adamw";
-  if (device_ != nullptr) {
-    for (size_t i = 0; i < params_.size(); ++i) {
-      Param* p = params_[i];
-      kernels::AdamParams hp = h;
-      hp.l2 = (!decoupled && p->decay) ? wd : 0.0f;
-      hp.decoupled = (decoupled && p->decay) ? wd : 0.0f;
-      device_->AdamStep(p->size(), hp, p->device_grad, p->device_value, dev_m_[i], dev_v_[i]);
-    }
-    return norm;
-  }
-  auto task = [&](int tt) {
-    for (size_t i = 0; i < params_.size(); ++i) {
-      Param* p = params_[i];
-      kernels::AdamParams hp = h;
-      hp.l2 = (!decoupled && p->decay) ? wd : 0.0f;
-      hp.decoupled = (decoupled && p->decay) ? wd : 0.0f;
-      int64_t b, e;
       kernels::ShardRange(p->size(), tasks, tt, &b, &e);
-      kernels::cpu::AdamStep(e - b, hp, p->grad.data() + b, p->value.data() + b,
-                             m_[i].data() + b, v_[i].data() + b);
+      sq += kernels::cpu::SumSquares(e - b, p->grad.data() + b);
+    }
+    partial_[tt] = sq;
+    pool.Barrier();
+    double total = 0.0;
+    for (double x : partial_) total += x;
+    const double n = std::sqrt(total);
+    if (tt == 0) norm = n;
+    if (!std::isfinite(n)) return;  // contract: nothing is updated
+    const float scale = clip_scale(n);
+    for (size_t i = 0; i < params_.size(); ++i) {
+      int64_t b, e;
+      kernels::ShardRange(params_[i]->size(), tasks, tt, &b, &e);
+      if (e > b) update(&cpu, i, scale, b, e);
     }
   };
   if (tasks > 1) {
@@ -206,6 +183,7 @@ double OptimizerImpl::Step(double lr) {
   } else {
     task(0);
   }
+  if (std::isfinite(norm)) steps_ = t_next;
   return norm;
 }
 

@@ -70,11 +70,5 @@ Result<TrainState> TrainStateFromJson(const Json& j) {
   return s;
 }
 
-std::string CheckpointCompatKey(const ResolvedSpec& spec) {
-  ResolvedSpec key;  // defaults everywhere except what shapes the tensors
-  key.model = spec.model;
-  key.optimizer.type = spec.optimizer.type;
-  return SpecHash(key);
-}
 
 }  // namespace hpcai::runtime

@@ -3,11 +3,13 @@
 // the MLP, the bare cblas_sgemm calls of the same shapes in the same process.
 //
 //   hpcai_bench_step --what hpcai|gemm|gemm-sharded --model mlp|cnn
-//                    --threads T --batch B --steps N --reps R
+//                    --threads T --batch B --steps N --reps R [--backend cpu|cuda]
+// (--backend cuda: the step on a GPU, for docs/gpu.md's checklist; fails with
+// one line when the build or the machine has no CUDA device)
 //
 // Prints one line per measurement:
 //   <what> model=<m> threads=<T> batch=<B> step_ms=<median over reps> min_ms=<min>
-//   samples_per_s=<B / median> rss_mb=<peak RSS>
+//   cpu_ms=<median process CPU time per step> samples_per_s=<B / median> rss_mb=<peak RSS>
 // Data loading is not included (it is the same memcpy for every side).
 #include <cblas.h>
 #include <sys/resource.h>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "hpcai/base/rng.h"
+#include "hpcai/kernels/backend.h"
 #include "hpcai/kernels/parallel.h"
 #include "hpcai/runtime/model.h"
 #include "hpcai/runtime/optimizer.h"
@@ -30,7 +33,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string what = "hpcai", model = "mlp";
+  std::string what = "hpcai", model = "mlp", backend = "cpu";
   int threads = 1, steps = 20, reps = 7;
   int64_t batch = 256;
 };
@@ -45,22 +48,47 @@ double PeakRssMb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-void Report(const Options& o, std::vector<double> per_step) {
-  std::sort(per_step.begin(), per_step.end());
-  const double med = per_step[per_step.size() / 2];
-  std::printf("%s model=%s threads=%d batch=%lld step_ms=%.3f min_ms=%.3f samples_per_s=%.0f rss_mb=%.0f\n",
+// CPU time of the whole process (all threads), seconds.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Timing {
+  std::vector<double> wall;  // seconds per step, one entry per repetition
+  std::vector<double> cpu;   // process CPU seconds per step (all threads)
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// cpu_ms is the CPU time of all threads per step: on a busy machine it is
+// steadier than wall time for 1-thread runs (it excludes time other
+// processes held the core); for T threads it includes waiting at barriers.
+void Report(const Options& o, const Timing& t) {
+  const double med = Median(t.wall);
+  const double mn = *std::min_element(t.wall.begin(), t.wall.end());
+  std::printf("%s model=%s threads=%d batch=%lld step_ms=%.3f min_ms=%.3f cpu_ms=%.3f "
+              "samples_per_s=%.0f rss_mb=%.0f\n",
               o.what.c_str(), o.model.c_str(), o.threads, static_cast<long long>(o.batch),
-              med * 1e3, per_step[0] * 1e3, static_cast<double>(o.batch) / med, PeakRssMb());
+              med * 1e3, mn * 1e3, Median(t.cpu) * 1e3, static_cast<double>(o.batch) / med,
+              PeakRssMb());
 }
 
 template <typename F>
-std::vector<double> Time(const Options& o, F step) {
+Timing Time(const Options& o, F step) {
   for (int i = 0; i < 5; ++i) step();  // warm up: buffers, caches, thread wake-ups
-  std::vector<double> out;
+  Timing out;
   for (int r = 0; r < o.reps; ++r) {
+    const double c0 = ProcessCpuSeconds();
     auto t0 = Clock::now();
     for (int i = 0; i < o.steps; ++i) step();
-    out.push_back(Seconds(t0, Clock::now()) / o.steps);
+    out.wall.push_back(Seconds(t0, Clock::now()) / o.steps);
+    out.cpu.push_back((ProcessCpuSeconds() - c0) / o.steps);
   }
   return out;
 }
@@ -77,9 +105,11 @@ int RunHpcai(const Options& o) {
     spec.hidden = {128};  // conv 32 + pool, conv 64 + pool (the defaults), dense 128, 10
     shape = {1, 28, 28};
   }
-  auto model = hpcai::runtime::Model::Create(spec, shape, 10, 1);
+  hpcai::runtime::ModelOptions mo;
+  mo.backend = o.backend;
+  auto model = hpcai::runtime::Model::Create(spec, shape, 10, 1, mo);
   if (!model.ok()) {
-    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    std::fprintf(stderr, "hpcai_bench_step: %s\n", model.status().ToString().c_str());
     return 1;
   }
   auto& m = *model;
@@ -88,8 +118,11 @@ int RunHpcai(const Options& o) {
   os.type = "sgd";
   os.lr = 0.01;
   os.momentum = 0.9;
-  auto opt = hpcai::runtime::Optimizer::Create(os, m->params());
-  if (!opt.ok()) return 1;
+  auto opt = hpcai::runtime::Optimizer::Create(os, m->params(), m->backend());
+  if (!opt.ok()) {
+    std::fprintf(stderr, "hpcai_bench_step: %s\n", opt.status().ToString().c_str());
+    return 1;
+  }
   hpcai::Rng rng(7);
   std::vector<float> x(o.batch * 784);
   std::vector<int32_t> y(o.batch);
@@ -99,6 +132,7 @@ int RunHpcai(const Options& o) {
   Report(o, Time(o, [&] {
            m->ForwardBackward(x.data(), y.data(), o.batch, o.batch, nullptr, nullptr);
            (*opt)->Step(0.01);
+           if (o.backend != "cpu") m->backend()->Synchronize();  // time the device work too
          }));
   return 0;
 }
@@ -159,6 +193,7 @@ int main(int argc, char** argv) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--what") o.what = v;
     else if (k == "--model") o.model = v;
+    else if (k == "--backend") o.backend = v;
     else if (k == "--threads") o.threads = std::atoi(v.c_str());
     else if (k == "--batch") o.batch = std::atoll(v.c_str());
     else if (k == "--steps") o.steps = std::atoi(v.c_str());

@@ -7,7 +7,7 @@ way (5 warm-up steps, then --reps repetitions of --steps steps; median).
   torch_step.py --model mlp|cnn --threads T --batch B --steps N --reps R
 
 Prints: torch model=<m> threads=<T> batch=<B> step_ms=<median> min_ms=<min>
-        samples_per_s=<B/median> rss_mb=<peak RSS>
+        cpu_ms=<median process CPU time per step> samples_per_s=<B/median> rss_mb=<peak RSS>
 OPENBLAS_NUM_THREADS and OMP_WAIT_POLICY come from the environment (the
 driver tries several and keeps the best for PyTorch).
 """
@@ -52,17 +52,19 @@ def main():
 
     for _ in range(5):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(a.steps):
             step()
         times.append((time.perf_counter() - t0) / a.steps)
+        cpu.append((time.process_time() - c0) / a.steps)
     times.sort()
+    cpu.sort()
     med = times[len(times) // 2]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"torch model={a.model} threads={a.threads} batch={a.batch} step_ms={med * 1e3:.3f} "
-          f"min_ms={times[0] * 1e3:.3f} samples_per_s={a.batch / med:.0f} rss_mb={rss:.0f}")
+          f"min_ms={times[0] * 1e3:.3f} cpu_ms={cpu[len(cpu) // 2] * 1e3:.3f} samples_per_s={a.batch / med:.0f} rss_mb={rss:.0f}")
 
 
 if __name__ == "__main__":

@@ -399,6 +399,10 @@ Result<std::string> RenderJobScript(const ScriptInput& in) {
   o << "}\n";
   o << "trap 'hpcai_forward " << j.signal << "' " << j.signal << "\n";
   if (j.signal != "TERM") o << "trap 'hpcai_forward TERM' TERM\n";
+  // Open MPI refuses to start as root unless told; a job that runs as root
+  // (single-machine clusters, containers) has already been given root by
+  // Slurm or the user, so the launcher is allowed to proceed.
+  o << "if [ \"$(id -u)\" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi\n";
   o << "if [ -n \"${SLURM_JOB_ID:-}\" ]; then\n";
   if (spec.launcher == "srun") {
     o << "  srun --kill-on-bad-exit=1 --ntasks=" << n << " --ntasks-per-node=" << j.ntasks_per_node << " "

@@ -462,3 +462,55 @@ TEST(Synth, LearnableAndDeterministic) {
 
 }  // namespace
 }  // namespace hpcai::io
+
+namespace hpcai::io {
+namespace {
+
+// Accuracy of nearest-class-mean fitted on `fit` and applied to `eval`.
+double CrossAccuracy(const std::string& fit, const std::string& eval, int classes, int64_t f) {
+  Loaded a = LoadAll(fit), b = LoadAll(eval);
+  std::vector<double> mean(static_cast<size_t>(classes * f), 0);
+  std::vector<int64_t> count(static_cast<size_t>(classes), 0);
+  for (size_t i = 0; i < a.y.size(); ++i) {
+    ++count[a.y[i]];
+    for (int64_t j = 0; j < f; ++j) mean[a.y[i] * f + j] += a.x[i * f + j];
+  }
+  for (int c = 0; c < classes; ++c)
+    for (int64_t j = 0; j < f; ++j) mean[c * f + j] /= static_cast<double>(std::max<int64_t>(1, count[c]));
+  int64_t correct = 0;
+  for (size_t i = 0; i < b.y.size(); ++i) {
+    int best = 0;
+    double best_d = 1e300;
+    for (int c = 0; c < classes; ++c) {
+      double d = 0;
+      for (int64_t j = 0; j < f; ++j) d += (b.x[i * f + j] - mean[c * f + j]) * (b.x[i * f + j] - mean[c * f + j]);
+      if (d < best_d) { best_d = d; best = c; }
+    }
+    correct += best == b.y[i];
+  }
+  return static_cast<double>(correct) / static_cast<double>(b.y.size());
+}
+
+TEST(Synth, SameTaskSeedGivesATrainValPairOfOneProblem) {
+  std::string root = t::TempDir("synth-task");
+  SynthOptions o;
+  o.samples = 2000;
+  o.shape = {20};
+  o.classes = 4;
+  o.seed = 1;
+  o.out = root + "/train";
+  ASSERT_TRUE(Synth(o).ok());
+  o.samples = 1000;
+  o.seed = 2;  // other samples, same task
+  o.out = root + "/val";
+  ASSERT_TRUE(Synth(o).ok());
+  o.task_seed = 5;  // another problem
+  o.out = root + "/other";
+  ASSERT_TRUE(Synth(o).ok());
+  EXPECT_GT(CrossAccuracy(root + "/train", root + "/val", 4, 20), 0.75);
+  EXPECT_LT(CrossAccuracy(root + "/train", root + "/other", 4, 20), 0.5);
+  (void)fs::RemoveAll(root);
+}
+
+}  // namespace
+}  // namespace hpcai::io

@@ -207,6 +207,26 @@ TEST_F(ReaderMpiTest, ABadShardOnOneRankFailsEveryRankTheSame) {
          return t::WriteIndexDataset(d + ".other", kN, kF + 1, kClasses, 350, 40).ok() &&
                 t::CopyFile(d + ".other/shard-00001.h5", d + "/shard-00001.h5");
        }, "sample shape [6]"},
+      {"dtype", [&](const std::string& d) {
+         DatasetLayout layout;
+         layout.sample_shape = {kF};
+         layout.dtype = "uint8";
+         layout.num_classes = kClasses;
+         layout.samples_per_shard = 350;
+         layout.chunk_samples = 40;
+         auto w = DatasetWriter::Create(d + ".other", layout, kN, true);
+         std::vector<uint8_t> x(kN * kF, 7);
+         std::vector<int32_t> y(kN, 1);
+         return w.ok() && (*w)->Append(x.data(), y.data(), kN).ok() && (*w)->Finish().ok() &&
+                t::CopyFile(d + ".other/shard-00002.h5", d + "/shard-00002.h5");
+       }, "dtype uint8"},
+      {"names", [](const std::string& d) {
+         // A shard whose x dataset was renamed.
+         hid_t f = H5Fopen((d + "/shard-00001.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+         bool ok = f >= 0 && H5Lmove(f, "x", f, "images", H5P_DEFAULT, H5P_DEFAULT) >= 0;
+         if (f >= 0) H5Fclose(f);
+         return ok;
+       }, "no dataset 'x' (the file has: images, y)"},
   };
   for (const auto& c : cases) {
     for (ReadMode mode : {ReadMode::kCache, ReadMode::kStream}) {

@@ -175,12 +175,24 @@ struct SpecLoadResult {
 };
 
 // Parses, applies overrides and ${VAR} interpolation, fills defaults,
-// validates.  Never throws, never aborts; bounded time and memory on any input.
+// resolves relative paths against the current working directory, validates
+// (every sweep point too).  On success result.spec is set and diagnostics is
+// empty; otherwise spec is empty and diagnostics holds every problem found,
+// in file order (then --set order, then those without a location), at most
+// 100.  Never throws, never aborts; bounded time and memory on any input:
+// input over 256 KiB, nesting over 32 levels, more than 20,000 YAML values
+// and YAML aliases are refused before they cost anything (docs/spec.md).
+// Thread-safe (no shared mutable state); reads the process environment when
+// options.env is null.  LoadSpecFile reads at most 256 KiB + 1 bytes of
+// `path` (devices and FIFOs included) and records its absolute path in
+// spec.source_path; LoadSpecText uses `display_name` in diagnostics.
 SpecLoadResult LoadSpecFile(const std::string& path, const SpecLoadOptions& options);
 SpecLoadResult LoadSpecText(const std::string& text, const std::string& display_name,
                             const SpecLoadOptions& options);
 
-// The canonical YAML: every key, schema order, block style, deterministic.
+// The canonical YAML: every key, schema order, block style, deterministic
+// (shortest round-trip floats; '$' doubled before '{' and '$' so re-loading
+// does not interpolate again).  For a loaded spec s,
 // LoadSpecText(CanonicalYaml(s)) yields a spec whose CanonicalYaml is identical.
 // Excludes `sweep` when `include_sweep` is false (per-task specs of a sweep).
 std::string CanonicalYaml(const ResolvedSpec& spec, bool include_sweep = true);
@@ -192,6 +204,13 @@ std::string SpecHash(const ResolvedSpec& spec);
 // axis slowest.  A spec without a sweep yields itself.  SpecError if a point
 // is invalid (cannot happen for a spec that LoadSpec* accepted).
 Result<std::vector<ResolvedSpec>> ExpandSweep(const ResolvedSpec& spec);
+
+// The part of a spec that decides whether a checkpoint can be loaded: the
+// model (tensor names and shapes) and the optimizer type (its state tensors).
+// sha256 hex.  Everything else (epochs, lr, batch, resources) may change
+// between a checkpoint and a resume.
+std::string CheckpointCompatKey(const ResolvedSpec& spec);
+
 
 // Number of grid points of a sweep (1 without a sweep).
 int64_t SweepPoints(const SweepSpec& sweep);

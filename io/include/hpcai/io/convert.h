@@ -65,7 +65,11 @@ struct SynthOptions {
   std::vector<int64_t> shape;   // {F} or {C, H, W}
   int classes = 2;
   std::string out;
-  uint64_t seed = 0;
+  uint64_t seed = 0;              // draws the samples
+  // Draws the class means: the "task".  Data sets made with the same
+  // task_seed (and shape/classes/separation) but different `seed`s are
+  // independent samples of the same problem, e.g. a train and a val split.
+  uint64_t task_seed = 0;
   // Distance between two class means in units of the noise's standard
   // deviation (larger = easier).  Means are Gaussian, scaled so that the
   // expected distance is `separation` whatever the feature count.
@@ -79,7 +83,7 @@ struct SynthOptions {
 };
 
 // Writes learnable synthetic data: y uniform over classes, x = mean[y] +
-// N(0, 1) noise, float32.  Deterministic in the seed (hpcai::Rng).
+// N(0, 1) noise, float32.  Deterministic in (task_seed, seed) (hpcai::Rng).
 Result<ConvertSummary> Synth(const SynthOptions& options);
 
 }  // namespace hpcai::io

@@ -10,10 +10,8 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -47,21 +45,24 @@ class ThreadPool {
                    const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void WorkerLoop(int index, uint64_t start_generation);
+  void WorkerLoop(int index, uint32_t start_generation);
   void StopWorkers();
   void StartWorkers();
 
+  // Waiting is "spin briefly, then sleep on the word" (C++20 atomic wait =
+  // futex): regions and barriers follow each other within microseconds, but
+  // the machine may have more runnable threads than cores (other ranks, other
+  // jobs), and a thread spinning for a descheduled peer would keep that peer
+  // off the core it needs.
   int threads_ = 1;
   std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
   const std::function<void(int)>* job_ = nullptr;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stop_ = false;
-  // Sense-reversing barrier.
-  std::atomic<int> barrier_count_{0};
-  std::atomic<uint64_t> barrier_phase_{0};
+  std::atomic<uint32_t> generation_{0};  // bumped by Run() (and to stop)
+  std::atomic<uint32_t> pending_{0};     // workers still running the job
+  std::atomic<bool> stop_{false};
+  // Phase barrier: the last of threads_ arrivals bumps the phase.
+  std::atomic<uint32_t> barrier_count_{0};
+  std::atomic<uint32_t> barrier_phase_{0};
 };
 
 // The process-wide pool used by models and optimizers.

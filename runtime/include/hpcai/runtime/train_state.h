@@ -32,9 +32,7 @@ Json TrainStateToJson(const TrainState& s);
 // Corrupt naming the key when a field is missing or malformed.
 Result<TrainState> TrainStateFromJson(const Json& j);
 
-// The checkpoint compatibility key: a hash of what decides the tensors a
-// checkpoint holds (model section and optimizer type).  Other changes (lr,
-// epochs, data paths, resources) keep it, so a run can be resumed with them.
-std::string CheckpointCompatKey(const ResolvedSpec& spec);
+// The checkpoint compatibility key is hpcai::CheckpointCompatKey (configs/spec.h),
+// shared with `hpcai resume`.
 
 }  // namespace hpcai::runtime

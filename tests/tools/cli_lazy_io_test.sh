@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The `hpcai` executable must not load HDF5/MPI at start-up (cli/cli_io.h):
+# they live in libhpcai_cli_io.so, dlopen()ed only by commands that need them.
+#   cli_lazy_io_test.sh BIN_DIR
+set -uo pipefail
+BIN="$1/hpcai"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[[ -x "$BIN" ]] || fail "$BIN missing"
+
+# 1. No HDF5 / MPI among the executable's direct dependencies.
+needed="$(readelf -d "$BIN" | grep NEEDED)"
+echo "$needed" | grep -Eq 'hdf5|libmpi|open-pal|open-rte' && fail "hpcai links HDF5/MPI directly: $needed"
+
+# 2. ... nor loaded indirectly when a non-data command runs.
+loaded="$(LD_DEBUG=files "$BIN" --version 2>&1 >/dev/null | grep -E 'file=.*(hdf5|libmpi)' || true)"
+[[ -z "$loaded" ]] || fail "hpcai --version loaded HDF5/MPI: $loaded"
+"$BIN" --version | grep -q . || fail "hpcai --version printed nothing"
+
+# 3. A data command loads the library and reaches HDF5 code (its own error for a missing dataset).
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+out="$(LD_DEBUG=files "$BIN" data inspect "$tmp/none" 2>&1)"; rc=$?
+[[ $rc -ne 0 ]] || fail "inspect of a missing dataset exited 0"
+echo "$out" | grep -q 'file=.*libhpcai_cli_io.so' || fail "data inspect did not load libhpcai_cli_io.so: $out"
+echo "$out" | grep -q 'file=.*hdf5' || fail "data inspect did not load HDF5"
+echo "$out" | grep -q "$tmp/none" || fail "inspect error does not name the path: $out"
+
+# 4. A missing library is a clear error naming the path tried, not a crash.
+out="$(HPCAI_CLI_IO_LIB="$tmp/nope/libhpcai_cli_io.so" "$BIN" data inspect "$tmp/none" 2>&1)"; rc=$?
+[[ $rc -ne 0 && $rc -lt 128 ]] || fail "missing library: exit $rc (want a clean non-zero exit)"
+echo "$out" | grep -q "$tmp/nope/libhpcai_cli_io.so" || fail "missing-library error does not name the path: $out"
+echo "$out" | grep -q "hint:" || fail "missing-library error has no hint: $out"
+# ... and commands that do not need it still work.
+HPCAI_CLI_IO_LIB="$tmp/nope/libhpcai_cli_io.so" "$BIN" --version >/dev/null || fail "--version needs the library"
+echo "PASS"
