@@ -154,6 +154,8 @@ class MpiGradientSync final : public GradientSync {
       }
       total_floats_ += k.plan.floats;
     }
+    min_layer_ = tensors_.empty() ? 0 : tensors_[0].layer;
+    for (const GradTensor& t : tensors_) min_layer_ = std::min(min_layer_, t.layer);
     requests_.assign(buckets_.size(), MPI_REQUEST_NULL);
     Reset();
   }
@@ -171,7 +173,11 @@ class MpiGradientSync final : public GradientSync {
     if (layer >= 0 && layer < static_cast<int>(layer_buckets_.size())) {
       for (int b : layer_buckets_[layer]) --buckets_[b].pending_layers;
     }
-    while (started_ < static_cast<int>(buckets_.size()) && buckets_[started_].pending_layers <= 0) {
+    // The lowest layer's hook is the last one: backward is over, nothing is
+    // left to overlap with, so buckets it completes are reduced in Wait()
+    // with the blocking MPI_Allreduce (faster than the non-blocking one).
+    while (layer != min_layer_ && started_ < static_cast<int>(buckets_.size()) &&
+           buckets_[started_].pending_layers <= 0) {
       Launch(started_++);
     }
     if (options_.progress && started_ > 0 && error_.ok()) {
@@ -186,8 +192,16 @@ class MpiGradientSync final : public GradientSync {
     stats_.steps++;
     if (comm_->size() == 1) return Status::OK();
     const double t0 = Now();
-    while (started_ < static_cast<int>(buckets_.size())) Launch(started_++);
+    // In-flight buckets first, then the rest in plan order with the blocking
+    // collective: every rank issues the same sequence.
     Keep(comm_->Check(MPI_Waitall(started_, requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall"));
+    for (int b = started_; b < static_cast<int>(buckets_.size()); ++b) {
+      Bucket& k = buckets_[b];
+      Pack(k);
+      Keep(comm_->Check(MPI_Allreduce(MPI_IN_PLACE, k.data, static_cast<int>(k.plan.floats), MPI_FLOAT, MPI_SUM,
+                                      comm_->comm()),
+                        "MPI_Allreduce"));
+    }
     started_ = 0;  // every request is complete (or MPI_REQUEST_NULL)
     if (error_.ok()) {
       for (Bucket& k : buckets_) {
@@ -222,15 +236,17 @@ class MpiGradientSync final : public GradientSync {
     error_ = Status::OK();
     for (Bucket& k : buckets_) k.pending_layers = static_cast<int>(k.plan.layers.size());
   }
+  void Pack(Bucket& k) {
+    if (k.buffer.empty()) return;
+    int64_t off = 0;
+    for (int t : k.plan.tensors) {
+      std::memcpy(k.buffer.data() + off, tensors_[t].data, tensors_[t].size * sizeof(float));
+      off += tensors_[t].size;
+    }
+  }
   void Launch(int b) {
     Bucket& k = buckets_[b];
-    if (!k.buffer.empty()) {
-      int64_t off = 0;
-      for (int t : k.plan.tensors) {
-        std::memcpy(k.buffer.data() + off, tensors_[t].data, tensors_[t].size * sizeof(float));
-        off += tensors_[t].size;
-      }
-    }
+    Pack(k);
     // Even after an earlier error every bucket is launched: the other ranks
     // issue the same collectives, and skipping one would mismatch them.
     Keep(comm_->Check(MPI_Iallreduce(MPI_IN_PLACE, k.data, static_cast<int>(k.plan.floats), MPI_FLOAT,
@@ -246,6 +262,7 @@ class MpiGradientSync final : public GradientSync {
   std::vector<std::vector<int>> layer_buckets_;  // layer -> buckets containing it
   std::vector<MPI_Request> requests_;
   int started_ = 0;  // buckets [0, started_) are launched this step
+  int min_layer_ = 0;  // the last hook of a backward pass
   int64_t total_floats_ = 0;
   Status error_;
   GradientSyncStats stats_;

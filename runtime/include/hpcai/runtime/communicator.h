@@ -93,6 +93,9 @@ class GradientSync {
   virtual void OnLayerReady(int layer) = 0;
   // Starts any bucket not started yet, waits for all of them and leaves the
   // reduced values in the tensors.  Resets for the next step.  Every rank.
+  // (MPI: buckets completed by the lowest layer's hook, the last one of a
+  // backward pass, are reduced here with the blocking MPI_Allreduce: nothing
+  // is left to overlap with, and it is faster than the non-blocking one.)
   virtual Status Wait() = 0;
   virtual int num_buckets() const = 0;
   virtual const std::vector<BucketPlan>& plan() const = 0;
