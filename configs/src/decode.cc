@@ -811,6 +811,10 @@ void ApplyTypeDefaults(ResolvedSpec* spec, const Ctx& ctx) {
   } else if (spec->model.type == "linear") {
     if (!hidden_given) spec->model.hidden.clear();
   }
+  // One rank per GPU unless the user says otherwise.
+  if (spec->resources.gpus_per_node > 0 && ctx.locs.count("resources.tasks_per_node") == 0) {
+    spec->resources.tasks_per_node = spec->resources.gpus_per_node;
+  }
   // Relative default paths resolve like written ones.
   for (const auto& f : Fields()) {
     if (ctx.locs.count(f.path) > 0) continue;

@@ -58,7 +58,7 @@ std::vector<Field> BuildFields() {
 
       I("resources.nodes", K::kInt, 1, 100000, REF(resources.nodes), "nodes to allocate (sbatch --nodes)"),
       I("resources.tasks_per_node", K::kInt, 1, 4096, REF(resources.tasks_per_node),
-        "MPI ranks per node (--ntasks-per-node); world size = nodes * tasks_per_node"),
+        "MPI ranks per node (--ntasks-per-node; default = gpus_per_node when that is > 0); world size = nodes * tasks_per_node"),
       I("resources.cpus_per_task", K::kInt, 1, 4096, REF(resources.cpus_per_task),
         "CPU cores per rank (--cpus-per-task); also the BLAS thread count"),
       I("resources.gpus_per_node", K::kInt, 0, 64, REF(resources.gpus_per_node),

@@ -6,6 +6,8 @@
 # (SLURM_RESTART_COUNT=1, made eligible at once with StartTime=now); the new
 # attempt resumes from the checkpoint and completes with a final checkpoint
 # bitwise equal to an uninterrupted run's.
+# The job is sized (wide MLP, 30 epochs: seconds, not milliseconds) so the
+# signal always lands mid-run, however idle the machine.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/train_lib.sh"
@@ -19,15 +21,15 @@ for d in ref job; do
   cat > "$base/$d/spec.yaml" <<SPEC
 name: preempt-$d
 data: {train: $data, val: null}
-model: {type: mlp, hidden: [128, 64], dropout: 0.1}
+model: {type: mlp, hidden: [512, 256], dropout: 0.1}
 optimizer: {type: sgd, lr: 0.05, momentum: 0.9, nesterov: true}
 schedule: {type: cosine, warmup_steps: 20}
-training: {epochs: 8, global_batch: 64, seed: 5, log_every: 25}
+training: {epochs: 30, global_batch: 64, seed: 5, log_every: 25}
 checkpoint: {every_steps: 200, every_minutes: 0, keep_last: 2, async: true}
 preemption: {signal: USR1, requeue: true, max_restarts: 3}
 SPEC
 done
-total=$((94 * 8))
+total=$((94 * 30))
 mpirun -np 2 "$train" --run-dir "$base/ref" --quiet || fail "reference run failed"
 
 run="$base/job"

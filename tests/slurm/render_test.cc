@@ -415,3 +415,39 @@ TEST_F(ScriptRun, PreemptionSignalForwardedAndWaited) {
 
 }  // namespace
 }  // namespace hpcai::slurm
+
+namespace hpcai::slurm {
+namespace {
+
+// Issue 8: a spec asking for 4 GPUs per node, loaded through the real spec
+// loader (one rank per GPU by default) and rendered for srun.
+TEST(Render, GoldenGpuSpecFromYaml) {
+  SpecLoadOptions lo;
+  lo.check_data = false;
+  lo.cuda_available = true;
+  SpecLoadResult r = LoadSpecText(
+      "name: resnet-gpu\nlauncher: srun\nresources: {nodes: 2, gpus_per_node: 4, cpus_per_task: 8, mem: 64G}\n"
+      "data: {train: /scratch/data/train, val: null}\ntraining: {global_batch: 512}\n",
+      "gpu.yaml", lo);
+  ASSERT_TRUE(r.ok()) << r.FormatAll();
+  EXPECT_EQ(r.spec->resources.tasks_per_node, 4) << "one rank per GPU by default";
+  ScriptInput in = DefaultInput();
+  in.spec = *r.spec;
+  in.id = "resnet-gpu-20240102-030405-beef";
+  in.job_dir = "/scratch/alice/runs/resnet-gpu-20240102-030405-beef";
+  auto s = RenderJobScript(in);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_NE(s->find("#SBATCH --gpus-per-node=4 "), std::string::npos);
+  EXPECT_NE(s->find("#SBATCH --ntasks-per-node=4 "), std::string::npos);
+  EXPECT_NE(s->find("srun --kill-on-bad-exit=1 --ntasks=8 --ntasks-per-node=4 "), std::string::npos);
+  ExpectGolden("gpu-4-per-node.sbatch", *s);
+
+  // An explicit tasks_per_node is kept.
+  SpecLoadResult r2 = LoadSpecText(
+      "name: g2\nresources: {gpus_per_node: 4, tasks_per_node: 1}\ndata: {train: /d, val: null}\n", "g2.yaml", lo);
+  ASSERT_TRUE(r2.ok()) << r2.FormatAll();
+  EXPECT_EQ(r2.spec->resources.tasks_per_node, 1);
+}
+
+}  // namespace
+}  // namespace hpcai::slurm

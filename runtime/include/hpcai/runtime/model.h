@@ -77,6 +77,11 @@ class Model {
   // `dropout_rng` drives dropout masks (unused when dropout == 0).
   // Returns the SUM of per-sample losses of this local batch (for metrics).
   // n may be 0 (grads become zero, hook still fires for every layer).
+  // x and y are host memory (device models stage them to the device).  Labels
+  // must be in [0, num_classes); one outside makes the loss NaN (the guard
+  // then reports it).  The hook runs on the calling thread.  On a device
+  // model it fires once the layer's gradient kernels are ISSUED on
+  // device_stream(): order device-side work after it (CUDA events).
   virtual double ForwardBackward(const float* x, const int32_t* y, int64_t n, int64_t global_n,
                                  Rng* dropout_rng,
                                  const std::function<void(int layer)>& on_layer_ready) = 0;
