@@ -76,7 +76,9 @@ write_conf() {
     echo "SlurmUser=root"
     echo "AuthType=auth/munge"
     echo "CredType=cred/munge"
-    echo "AuthInfo=socket=$MUNGE_SOCKET"
+    # cred_expire also sets how long a requeued job waits before it may start
+    # again (Slurm's default is 120 s); 15 s keeps preemption cycles short.
+    echo "AuthInfo=socket=$MUNGE_SOCKET,cred_expire=15"
     echo "ProctrackType=proctrack/linuxproc"
     echo "TaskPlugin=task/none"
     echo "SelectType=select/cons_tres"

@@ -17,3 +17,33 @@ wait_job_final() {
   done
   echo "TIMEOUT_WAITING($state)"
 }
+
+# release_held JOBID -> if the job is PENDING on its begin time (a requeued job
+# waits for AuthInfo's cred_expire), make it eligible now.  Safe to call in a
+# loop: a requeue that is still completing resets the begin time afterwards,
+# so callers keep calling it until the job has started.
+release_held() {
+  local line
+  line="$(scontrol -o show job "$1" 2>/dev/null || true)"
+  case "$line" in
+    *JobState=PENDING*Reason=BeginTime*|*JobState=PENDING*Reason=None*)
+      scontrol update JobId="$1" StartTime=now >/dev/null 2>&1 || true ;;
+  esac
+}
+
+# wait_job_final_releasing JOBID TIMEOUT_S -> like wait_job_final, releasing
+# the job from its requeue hold whenever it is held.
+wait_job_final_releasing() {
+  local jid="$1" timeout="$2" deadline state
+  deadline=$((SECONDS + timeout))
+  while [ $SECONDS -lt "$deadline" ]; do
+    state="$(scontrol -o show job "$jid" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)"
+    case "$state" in
+      COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|BOOT_FAIL|DEADLINE|PREEMPTED)
+        echo "$state"; return 0 ;;
+      PENDING) release_held "$jid" ;;
+    esac
+    sleep 0.5
+  done
+  echo "TIMEOUT_WAITING($state)"
+}

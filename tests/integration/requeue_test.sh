@@ -29,8 +29,7 @@ scontrol requeue "$job"
 wait_restarts "$run" 1 30
 st="$(field "$run" state)"
 case "$st" in PENDING|REQUEUED|COMPLETING) ;; *) fail "after requeue: state $st" ;; esac
-scontrol update JobId="$job" StartTime=now
-wait_state "$run" 90 COMPLETED
+wait_state_releasing "$run" "$job" 90 COMPLETED
 expect_eq "$(field "$run" restarts)" 1 "restart count after one requeue"
 list="$("$H" logs "$run" --list)"
 expect_eq "$(echo "$list" | wc -l)" 2 "log segments: $list"
@@ -51,8 +50,7 @@ wait_log "$run" "tiny-train rank 0 on" 60
 scancel --signal=USR1 --batch "$job"
 wait_log "$run" "requeued $job" 30 0
 wait_restarts "$run" 1 30
-scontrol update JobId="$job" StartTime=now
-wait_state "$run" 90 COMPLETED
+wait_state_releasing "$run" "$job" 90 COMPLETED
 deadline=$((SECONDS + 20))
 while kill -0 "$follower" 2>/dev/null; do
   [ $SECONDS -lt $deadline ] || fail "logs -f did not stop after the job completed"; sleep 0.2

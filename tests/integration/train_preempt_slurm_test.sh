@@ -53,7 +53,7 @@ for _ in $(seq 1 1200); do
 done
 [ "$(heartbeat_step "$run")" -ge 60 ] || { cat "$run/out.txt"; fail "job $jid did not start training"; }
 scancel --signal=USR1 --batch "$jid"
-# Requeued: the job goes back to PENDING (held ~2 min by BeginTime): release it.
+# Requeued: the job goes back to PENDING (held by BeginTime for cred_expire): release it.
 state=
 for _ in $(seq 1 600); do
   state="$(scontrol -o show job "$jid" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)"
@@ -65,8 +65,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [ "$state" = PENDING ] || { cat "$run/out.txt"; fail "job $jid was not requeued (state $state)"; }
-scontrol update JobId="$jid" StartTime=now
-state="$(wait_job_final "$jid" 300)"
+state="$(wait_job_final_releasing "$jid" 300)"
 cat "$run/out.txt"
 [ "$state" = COMPLETED ] || fail "job $jid ended $state"
 grep -q "preempted by SIGUSR1 after step [0-9]*: checkpoint written; requeued job $jid (restart 1 of at most 3)" \
