@@ -83,6 +83,10 @@ void PrintStatusTable(std::ostream& out, const std::vector<RunRow>& rows, bool c
   for (const RunRow& r : rows) {
     const auto& s = r.status;
     std::string reason = s.reason;
+    // A checkpointed run that stopped for good: say why it was not requeued.
+    if (s.state == "PREEMPTED" && r.heartbeat && r.heartbeat->phase == "preempted" && !r.heartbeat->note.empty() &&
+        r.heartbeat->note.rfind("requeued", 0) != 0)
+      reason = r.heartbeat->note + "; hpcai resume";
     if (s.exit_code && *s.exit_code != 0 && reason.find("exit") == std::string::npos &&
         (s.state == "FAILED" || s.state == "PREEMPTED"))
       reason = "exit " + std::to_string(*s.exit_code) + (reason.empty() ? "" : "; " + reason);
@@ -182,6 +186,7 @@ Json StatusJson(const std::vector<RunRow>& rows, const slurm::StatusResult& resu
       p.set("samples_per_sec", h.samples_per_sec);
       p.set("eta_seconds", h.eta_seconds < 0 ? Json() : Json(h.eta_seconds));
       p.set("phase", h.phase);
+      p.set("note", h.note.empty() ? Json() : Json(h.note));
       p.set("updated_at", h.updated_at);
       j.set("progress", p);
     } else {

@@ -15,8 +15,10 @@
 #include <string>
 
 #include "hpcai/base/fs.h"
+#include "hpcai/base/json.h"
 #include "hpcai/base/status.h"
 #include "hpcai/configs/spec.h"
+#include "hpcai/io/rundir.h"
 #include "hpcai/runtime/communicator.h"
 #include "hpcai/runtime/metrics.h"
 #include "hpcai/runtime/preemption.h"
@@ -124,6 +126,20 @@ int RunRank(const Args& args) {
     if (rank == 0) {
       const RankEnvironment env = ResolveRankEnvironment(spec, comm->local_rank(), args.threads,
                                                          [](const char* n) { return std::getenv(n); });
+      // Before the requeue: Slurm stops the job as soon as it is requeued, so
+      // the step may end by that signal instead of 75.  This marker tells the
+      // job script the checkpoint was durable first (docs/slurm.md).
+      const char* job = std::getenv("HPCAI_JOB_ID");
+      const char* restart = std::getenv("HPCAI_RESTART");
+      if (job && restart && *job && *restart) {
+        Json mark = Json::MakeObject();
+        mark.set("step", s.steps);
+        mark.set("signal", s.stop_signal);
+        const std::string path = fs::Join(fs::Join(args.run_dir, "logs"),
+                                          "checkpointed-" + std::string(job) + "-" + restart + ".json");
+        Status w = fs::AtomicWriteFile(path, mark.dump() + "\n");
+        if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s\n", w.ToString().c_str());
+      }
       RequeueOutcome rq = RequeueAfterPreemption(spec.preemption, env);
       line = "hpcai-train: preempted" +
              (s.stop_signal > 0 ? " by SIG" + std::string(sigabbrev_np(s.stop_signal) ? sigabbrev_np(s.stop_signal) : "?")
@@ -132,6 +148,13 @@ int RunRank(const Args& args) {
              (rq.requeued ? "" : "; continue with `hpcai resume " + args.run_dir + "`");
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
+      // `hpcai status` shows why a checkpointed run stopped for good.
+      const io::RunPaths paths{args.run_dir};
+      if (auto hb = io::ReadHeartbeat(paths); hb.ok()) {
+        hb->note = rq.reason;
+        Status w = io::WriteHeartbeat(paths, *hb);
+        if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s\n", w.ToString().c_str());
+      }
     }
     (void)mpi.Barrier();
     return exit_code::kRequeued;

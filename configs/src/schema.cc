@@ -142,7 +142,7 @@ std::vector<Field> BuildFields() {
       F("training.skip_nonfinite", K::kBool, REF(training.skip_nonfinite),
         "skip steps with a non-finite loss or gradient instead of failing (exit 4)"),
 
-      I("checkpoint.every_steps", K::kInt64, 0, int64_t{1} << 50, REF(checkpoint.every_steps), "checkpoint every N steps; 0 = off"),
+      I("checkpoint.every_steps", K::kInt64, 0, int64_t{1} << 50, REF(checkpoint.every_steps), "checkpoint every N steps; 0 = off (preemptions still checkpoint)"),
       D("checkpoint.every_minutes", K::kDouble, 0, false, 1e6, false, REF(checkpoint.every_minutes),
         "checkpoint every N minutes of wall time; 0 = off"),
       I("checkpoint.keep_last", K::kInt, 1, 1000, REF(checkpoint.keep_last), "checkpoints kept; older ones are deleted"),

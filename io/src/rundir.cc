@@ -20,6 +20,7 @@ Json Heartbeat::ToJson() const {
   j.set("restart", restart);
   j.set("world_size", world_size);
   j.set("updated_at", updated_at);
+  if (!note.empty()) j.set("note", note);
   return j;
 }
 
@@ -39,6 +40,7 @@ Heartbeat Heartbeat::FromJson(const Json& j) {
   h.restart = static_cast<int>(j.get("restart").as_int());
   h.world_size = static_cast<int>(j.get("world_size").as_int(1));
   h.updated_at = j.get("updated_at").as_double();
+  h.note = j.get("note").as_string();
   return h;
 }
 

@@ -54,15 +54,18 @@ RequeueOutcome RequeueAfterPreemption(const PreemptionSpec& preemption, const Ra
   RequeueOutcome out;
   if (!preemption.requeue) {
     out.message = "not requeued (preemption.requeue is false)";
+    out.reason = "preemption.requeue is false";
     return out;
   }
   if (env.job_id.empty()) {
     out.message = "not requeued (not running under Slurm: no SLURM_JOB_ID)";
+    out.reason = "not under Slurm";
     return out;
   }
   if (env.restart >= preemption.max_restarts) {
     out.message = "not requeued: preemption.max_restarts (" + std::to_string(preemption.max_restarts) +
                   ") reached (this is restart " + std::to_string(env.restart) + ")";
+    out.reason = "max_restarts (" + std::to_string(preemption.max_restarts) + ") reached";
     return out;
   }
   std::string output;
@@ -70,9 +73,12 @@ RequeueOutcome RequeueAfterPreemption(const PreemptionSpec& preemption, const Ra
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
   if (rc != 0) {
     out.message = "requeue of job " + env.job_id + " failed (scontrol exit " + std::to_string(rc) + ": " + output + ")";
+    out.reason = "requeue failed (scontrol exit " + std::to_string(rc) + ")";
     return out;
   }
   out.requeued = true;
+  out.reason = "requeued (restart " + std::to_string(env.restart + 1) + " of " +
+               std::to_string(preemption.max_restarts) + ")";
   out.message = "requeued job " + env.job_id + " (restart " + std::to_string(env.restart + 1) + " of at most " +
                 std::to_string(preemption.max_restarts) + ")";
   return out;

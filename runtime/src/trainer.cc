@@ -709,7 +709,11 @@ Result<TrainSummary> Trainer::Run() {
   }
   if (!stop) {
     if (val_ && st_.last_eval_step != st_.step) HPCAI_RETURN_IF_ERROR(Eval());
-    const bool checkpoints_on = spec_.checkpoint.every_steps > 0 || spec_.checkpoint.every_minutes > 0;
+    // The end of training is checkpointed when checkpoints are on, and also when
+    // this run already has one (it resumed, or was preempted): LATEST must never
+    // point at a state older than the finished run.
+    const bool checkpoints_on =
+        spec_.checkpoint.every_steps > 0 || spec_.checkpoint.every_minutes > 0 || last_ckpt_step_ >= 0;
     if (checkpoints_on && last_ckpt_step_ != st_.step) {
       HPCAI_RETURN_IF_ERROR(SaveCheckpoint("end", /*wait=*/true));
       summary.checkpointed = true;

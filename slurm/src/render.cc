@@ -428,6 +428,13 @@ Result<std::string> RenderJobScript(const ScriptInput& in) {
   o << "  hpcai_rc=$hpcai_w\n";
   o << "  break\n";
   o << "done\n";
+  o << "# A step that requeued its own job is then stopped by Slurm; if it had made its\n";
+  o << "# checkpoint durable first (it leaves this marker), the attempt ended checkpointed.\n";
+  o << "if [ \"$hpcai_rc\" != 0 ] && [ \"$hpcai_rc\" != 75 ] &&\n";
+  o << "   [ -f \"$HPCAI_RUN_DIR/logs/checkpointed-$HPCAI_JOB_ID-$HPCAI_RESTART.json\" ]; then\n";
+  o << "  echo \"hpcai: step ended with $hpcai_rc after its preemption checkpoint; recorded as 75\"\n";
+  o << "  hpcai_rc=75\n";
+  o << "fi\n";
   o << "hpcai_finish \"$hpcai_rc\"\n";
   return o.str();
 }

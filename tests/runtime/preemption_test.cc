@@ -42,12 +42,14 @@ TEST(Requeue, RespectsMaxRestartsAndSettings) {
   EXPECT_FALSE(r.requeued);
   EXPECT_TRUE(f.calls.empty());
   EXPECT_NE(r.message.find("max_restarts (2) reached"), std::string::npos) << r.message;
+  EXPECT_EQ(r.reason, "max_restarts (2) reached");
 
   p.requeue = false;
   env.restart = 0;
   r = RequeueAfterPreemption(p, env, f.Runner());
   EXPECT_FALSE(r.requeued);
   EXPECT_NE(r.message.find("requeue is false"), std::string::npos);
+  EXPECT_EQ(r.reason, "preemption.requeue is false");
 
   p.requeue = true;
   env.job_id = "";

@@ -41,6 +41,7 @@ struct Heartbeat {
   int restart = 0;
   int world_size = 1;
   double updated_at = 0;        // unix seconds
+  std::string note;             // phase "preempted": what happened next, e.g. "max_restarts (5) reached"
 
   Json ToJson() const;
   static Heartbeat FromJson(const Json& j);

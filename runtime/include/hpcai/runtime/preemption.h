@@ -15,6 +15,7 @@ namespace hpcai::runtime {
 struct RequeueOutcome {
   bool requeued = false;
   std::string message;  // one line for the log, e.g. "requeued job 42 (restart 1 of at most 5)"
+  std::string reason;   // short, for `hpcai status`: "requeued (restart 1 of 5)", "max_restarts (5) reached"
 };
 
 // Runs argv (no shell), returns its exit status and stores stdout+stderr.

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Issue 7: preemption by the time limit, exactly as Slurm does it, with real
+# training (hpcai-train under mpirun, submitted by `hpcai submit`).
+#  (a) resources.time 1 min, lead_seconds 50 -> #SBATCH --signal=B:USR1@50.
+#      Slurm's timer checks warn signals every ~30 s, so each start gets the
+#      signal 10-40 s after it began; the ranks checkpoint, rank 0 requeues,
+#      the next start resumes from the checkpoint.  The work is sized from a
+#      calibration run to ~100 s of compute, more than two starts can hold, so
+#      the run must complete over >= 2 requeues; every start after the first
+#      resumes exactly where the one before stopped, and the final checkpoint
+#      is at the last step.
+#  (b) max_restarts reached: max_restarts 1, preempted twice: the second time
+#      the run is not requeued and ends PREEMPTED, with the reason in
+#      `hpcai status`; `hpcai resume` then completes it.
+set -euo pipefail
+source "$(dirname "$0")/hpcai_lib.sh"
+source "$(dirname "$0")/train_lib.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+train="$HPCAI_BIN_DIR/hpcai-train"
+data="$(synth_data synth6k 6000 64 4)"
+steps_per_epoch=94   # 6000 samples / global batch 64, last partial batch dropped
+
+# spec FILE NAME EPOCHS TIME LEAD MAX_RESTARTS
+spec() {
+  cat > "$1" <<SPEC
+name: $2
+runs_root: $WORK/runs
+launcher: mpirun
+resources: {nodes: 1, tasks_per_node: 1, cpus_per_task: 1, mem: 500M, time: "$4"}
+data: {train: $data, val: null}
+model: {type: mlp, hidden: [1024, 1024]}
+optimizer: {type: sgd, lr: 0.02, momentum: 0.9}
+training: {epochs: $3, global_batch: 64, seed: 5, log_every: 200}
+checkpoint: {every_steps: 0, every_minutes: 0, keep_last: 2, async: true}
+preemption: {signal: USR1, lead_seconds: $5, requeue: true, max_restarts: $6}
+SPEC
+}
+
+# Calibrate: seconds per epoch of this model on one rank, here and now.
+mkdir -p "$WORK/cal"
+spec "$WORK/cal/spec.yaml" cal 3 "00:05:00" 30 0
+t0=$(date +%s.%N)
+"$train" --run-dir "$WORK/cal" --quiet --threads 1 > "$WORK/cal/out.txt" 2>&1 || { cat "$WORK/cal/out.txt"; fail "calibration run failed"; }
+epochs="$($PY -c "import math,sys; per=(float(sys.argv[2])-float(sys.argv[1]))/3; print(max(30, math.ceil(100/per)))" "$t0" "$(date +%s.%N)")"
+total=$((epochs * steps_per_epoch))
+echo "calibrated: $epochs epochs ($total steps) for ~100 s of compute"
+
+# (a) time limit + lead_seconds, several requeues, completes.
+spec "$WORK/a.yaml" tl-a "$epochs" "00:01:00" 50 20
+run="$(submit_id "$WORK/a.yaml")"
+grep -q '^#SBATCH --signal=B:USR1@50 ' "$WORK/runs/$run/job.sbatch" || fail "signal line missing"
+job="$(slurm_job_of "$run")"
+# (b) starts alongside: a short run preempted by hand, max_restarts 1.
+spec "$WORK/b.yaml" tl-b 20 "00:05:00" 30 1
+runb="$(submit_id "$WORK/b.yaml")"
+jobb="$(slurm_job_of "$runb")"
+
+# (b) first preemption -> requeued as restart 1; second -> max_restarts reached.
+preempt_b() {  # expected restart count after it
+  local deadline=$((SECONDS + 120))
+  until grep -q '"phase": "train"' "$WORK/runs/$runb/heartbeat.json" 2>/dev/null &&
+        grep -q "\"restart\": $(( $1 - 1 ))" "$WORK/runs/$runb/heartbeat.json"; do
+    release_held "$jobb"
+    [ $SECONDS -lt $deadline ] || fail "run b did not start training (restart $(( $1 - 1 )))"
+    sleep 0.3
+  done
+  scancel --signal=USR1 --batch "$jobb"
+}
+preempt_b 1
+wait_restarts() {
+  local deadline=$((SECONDS + 60))
+  until [ "$(field "$runb" restarts)" = "$1" ]; do
+    [ $SECONDS -lt $deadline ] || fail "run b: restarts $(field "$runb" restarts), expected $1"; sleep 0.3
+  done
+}
+wait_restarts 1
+preempt_b 2
+wait_state_releasing "$runb" "$jobb" 90 PREEMPTED
+table="$("$H" status "$runb")"
+echo "$table"
+expect_contains "$table" "max_restarts (1) reached; hpcai resume" "status names why run b stopped"
+expect_eq "$(field "$runb" exit_code)" 75 "run b exit code"
+expect_eq "$(field "$runb" restarts)" 1 "run b restarts"
+expect_eq "$(field "$runb" progress.note)" "max_restarts (1) reached" "run b note in --json"
+expect_contains "$("$H" logs "$runb")" "not requeued: preemption.max_restarts (1) reached" "run b log"
+# `hpcai resume` continues it (a time limit long enough) to the end.
+"$H" resume "$runb" --set resources.time=00:10:00 --follow > "$WORK/resume-b.txt" 2>&1 \
+  || { cat "$WORK/resume-b.txt"; fail "resume of run b did not complete"; }
+expect_eq "$(field "$runb" state)" COMPLETED "run b after resume"
+"$H" ckpt list "$runb" --json | $PY -c '
+import json, sys
+c = json.load(sys.stdin)["checkpoints"]
+assert c[-1]["latest"] and c[-1]["step"] == int(sys.argv[1]), c' "$((20 * steps_per_epoch))" \
+  || fail "run b: no final checkpoint at step $((20 * steps_per_epoch))"
+
+# (a): wait for it to complete (releasing each requeue's hold at once).
+wait_state_releasing "$run" "$job" 600 COMPLETED
+"$H" status "$run"
+restarts="$(field "$run" restarts)"
+echo "run a completed after $restarts requeues"
+[ "$restarts" -ge 2 ] || fail "run a: only $restarts requeues (expected >= 2)"
+# Every start but the last: Slurm's signal, a checkpoint, a requeue, exit 75;
+# every start but the first resumed where the one before stopped.
+prev_step=0
+for i in $(seq 0 "$restarts"); do
+  log="$("$H" logs "$run" --attempt "$i")"
+  if [ "$i" -gt 0 ]; then
+    expect_contains "$log" "ckpt-$prev_step.h5" "start $i resumes from the previous start's checkpoint"
+  fi
+  if [ "$i" -lt "$restarts" ]; then
+    expect_contains "$log" "got SIGUSR1" "start $i: the job script got Slurm's signal"
+    line="$(echo "$log" | grep -o 'preempted by SIGUSR1 after step [0-9]*: checkpoint written; requeued job [0-9]*' || true)"
+    [ -n "$line" ] || fail "start $i: no requeue line in: $log"
+    step="$(echo "$line" | grep -o 'after step [0-9]*' | grep -o '[0-9]*$')"
+    [ "$step" -gt "$prev_step" ] || fail "start $i made no progress ($prev_step -> $step)"
+    expect_contains "$(cat "$WORK/runs/$run/logs/exit-$job-$i.json")" '"exit":75' "start $i exit"
+    prev_step=$step
+  else
+    expect_contains "$log" "hpcai-train: done: $total/$total steps" "the last start completes"
+  fi
+done
+"$H" ckpt list "$run" --json | $PY -c '
+import json, sys
+c = json.load(sys.stdin)["checkpoints"]
+assert all(x["valid"] for x in c) and c[-1]["latest"] and c[-1]["step"] == int(sys.argv[1]), c' "$total" \
+  || fail "run a: no valid final checkpoint at step $total"
+echo PASS
