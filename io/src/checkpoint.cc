@@ -218,6 +218,14 @@ const Tensor* Checkpoint::Find(const std::string& name) const {
 }
 
 Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointData& data, int keep_last) {
+  HPCAI_ASSIGN_OR_RETURN(std::string path, WriteCheckpointDurable(dir, data));
+  Prune(dir, keep_last, data.meta.step);
+  return path;
+}
+
+void PruneCheckpoints(const std::string& dir, int keep_last, int64_t newest_step) { Prune(dir, keep_last, newest_step); }
+
+Result<std::string> WriteCheckpointDurable(const std::string& dir, const CheckpointData& data) {
   if (data.meta.step < 0) return Status::InvalidArgument("checkpoint step must be >= 0");
   if (static_cast<int>(data.rng.size()) != data.meta.world_size) {
     return Status::InvalidArgument("checkpoint has " + std::to_string(data.rng.size()) + " RNG states for world size " +
@@ -254,7 +262,6 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointData
   }
   HPCAI_RETURN_IF_ERROR(fs::FsyncDir(dir));
   HPCAI_RETURN_IF_ERROR(fs::AtomicWriteFile(fs::Join(dir, "LATEST"), name + "\n"));
-  Prune(dir, keep_last, data.meta.step);
   return final_path;
 }
 

@@ -74,5 +74,26 @@ TEST(Crc32c, ChainingEqualsOneShot) {
   EXPECT_NE(Crc32c(data.data(), data.size()), whole);
 }
 
+TEST(Crc32c, MatchesTheReferenceAtLaneAndBlockBoundaries) {
+  // The fast path folds blocks of 3 x 8 KiB lanes; every size around those
+  // boundaries, odd offsets and a chained start must give the reference CRC.
+  std::vector<uint8_t> data((1 << 20) + 64);
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (auto& b : data) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    b = static_cast<uint8_t>(x);
+  }
+  const size_t block = 3 * 8192;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{63}, block - 1, block, block + 1, block + 8, 2 * block + 13,
+                   size_t{1} << 20}) {
+    for (size_t off : {size_t{0}, size_t{3}}) {
+      for (uint32_t start : {0u, 0xDEADBEEFu}) {
+        EXPECT_EQ(Crc32c(data.data() + off, n, start), detail::Crc32cReference(data.data() + off, n, start))
+            << "n=" << n << " off=" << off << " start=" << start;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hpcai::io

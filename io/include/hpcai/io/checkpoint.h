@@ -93,6 +93,13 @@ std::string CheckpointFileName(int64_t step);
 // (rank 0) with the gathered per-rank RNG states.  Errors name the file.
 Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointData& data, int keep_last);
 
+// The two halves of WriteCheckpoint: everything up to a durable file and a
+// durable LATEST (what a caller waits for), and the keep_last housekeeping.
+// Pruning unlinks whole files (page-cache invalidation and extent freeing,
+// ~10 ms per 64 MB here), so a caller may do it later or on another thread.
+Result<std::string> WriteCheckpointDurable(const std::string& dir, const CheckpointData& data);
+void PruneCheckpoints(const std::string& dir, int keep_last, int64_t newest_step);
+
 struct ReadCheckpointOptions {
   std::string expect_spec_hash;    // "" = accept any spec hash
   bool load_tensors = true;        // false: verify everything, keep only metadata

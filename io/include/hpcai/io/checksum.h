@@ -35,5 +35,9 @@ Result<std::string> Sha256File(const std::string& path);
 // instruction when the CPU has it.  Chain calls by passing the previous
 // result as `crc` (start with 0).
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc = 0);
+namespace detail {
+// The table-driven CRC-32C (no CPU extensions): tests compare Crc32c with it.
+uint32_t Crc32cReference(const void* data, size_t n, uint32_t crc = 0);
+}  // namespace detail
 
 }  // namespace hpcai::io
