@@ -80,6 +80,8 @@ void SetupData(CLI::App& root) {
   b->add_option("--mode", ben->mode, "Reader mode")->check(CLI::IsMember({"cache", "stream"}));
   b->add_option("--batch", ben->batch, "Global batch size");
   b->add_option("--prefetch", ben->prefetch, "Batches read ahead");
+  b->add_option("--gather-threads", ben->gather_threads, "Threads copying each batch's rows (default 1)")
+      ->check(CLI::Range(1, 16));
   b->add_option("--repeats", ben->repeats, "Epochs measured (alternating with the raw read)");
   b->add_option("--window", ben->window, "Stream mode: chunks per shuffle window (0: from --budget-mb)");
   b->add_option("--budget-mb", ben->budget_mb, "Reader memory budget");

@@ -36,6 +36,7 @@ struct BenchArgs {
   std::string mode = "stream";
   int64_t batch = 256;
   int prefetch = 2;
+  int gather_threads = 1;
   int repeats = 5;
   int64_t window = 0;
   int64_t budget_mb = 64;

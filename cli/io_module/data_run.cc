@@ -308,6 +308,7 @@ int RunBench(const BenchArgs& a) {
   io::ReaderOptions o;
   o.global_batch = a.batch;
   o.prefetch = a.prefetch;
+  o.gather_threads = a.gather_threads;
   o.mode = a.mode == "cache" ? io::ReadMode::kCache : io::ReadMode::kStream;
   o.memory_budget_mb = a.budget_mb;
   o.window_chunks = a.window;
@@ -353,6 +354,7 @@ int RunBench(const BenchArgs& a) {
     j.set("samples", info->num_samples);
     j.set("batch", a.batch);
     j.set("prefetch", a.prefetch);
+    j.set("gather_threads", a.gather_threads);
     j.set("compute_ms", a.compute_ms);
     j.set("repeats", a.repeats);
     j.set("file_mb", static_cast<double>(file_bytes) / 1e6);
@@ -370,10 +372,10 @@ int RunBench(const BenchArgs& a) {
     j.set("stall_fraction", Median(stall_frac));
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("reader bench: %s (%s, %lld samples, %s mode, batch %lld, prefetch %d, %d repeats, medians)\n",
+    std::printf("reader bench: %s (%s, %lld samples, %s mode, batch %lld, prefetch %d, %d gather thread(s), %d repeats, medians)\n",
                 a.dir.c_str(), info->dtype.c_str(), static_cast<long long>(info->num_samples),
                 (*reader)->mode() == io::ReadMode::kCache ? "cache" : "stream", static_cast<long long>(a.batch),
-                a.prefetch, a.repeats);
+                a.prefetch, a.gather_threads, a.repeats);
     std::printf("  raw read(2) of the shard files : %8.1f MB/s  (%.1f MB)\n", raw_mbs, file_bytes / 1e6);
     std::printf("  reader, float32 x delivered    : %8.1f MB/s  (%.1f MB per epoch)\n", rd_mbs, x_float_bytes / 1e6);
     std::printf("  ratio reader / raw             : %8.2f\n", rd_mbs / raw_mbs);

@@ -228,6 +228,31 @@ TEST_F(ReaderTest, PrefetchDoesNotChangeBatches) {
   }
 }
 
+TEST_F(ReaderTest, GatherThreadsDoNotChangeBatches) {
+  // Rows split across 1 + 2 helper threads (every batch, however small)
+  // land exactly where one thread puts them, with and without prefetch.
+  for (ReadMode mode : {ReadMode::kCache, ReadMode::kStream}) {
+    for (int prefetch : {0, 2}) {
+      ReaderOptions one = Opts(mode, 96, 0, 2, prefetch);
+      ReaderOptions three = one;
+      three.gather_threads = 3;
+      three.gather_min_bytes = 0;
+      auto a = ShardReader::Open(*dir_, one);
+      auto b = ShardReader::Open(*dir_, three);
+      ASSERT_TRUE(a.ok() && b.ok());
+      for (int64_t e : {0, 1}) {
+        auto x = Epoch(**a, e);
+        auto y = Epoch(**b, e);
+        ASSERT_EQ(x.size(), y.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+          EXPECT_EQ(x[i].x, y[i].x) << "epoch " << e << " batch " << i;
+          EXPECT_EQ(x[i].y, y[i].y);
+        }
+      }
+    }
+  }
+}
+
 TEST_F(ReaderTest, DropLastAndPartialBatch) {
   auto keep = ShardReader::Open(*dir_, Opts(ReadMode::kCache, 300));
   ReaderOptions o = Opts(ReadMode::kCache, 300);

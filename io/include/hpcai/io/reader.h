@@ -79,6 +79,12 @@ struct ReaderOptions {
   // Additions (data helper):
   ReadMode mode = ReadMode::kAuto;   // kAuto: cache if x fits memory_budget_mb, else stream
   int64_t window_chunks = 0;         // stream mode: K blocks per shuffle window (0 = from the budget)
+  // Threads that copy a batch's rows (1 = the producing thread alone).  A
+  // random-row gather from a buffer far larger than the caches is bound by
+  // memory latency, not bandwidth: a second thread nearly doubles it.  The
+  // helper sleeps (futex) between batches.
+  int gather_threads = 1;
+  int64_t gather_min_bytes = 256 << 10;  // smaller batches are copied by one thread
   // Collective parallel HDF5 (MPI-IO driver, H5FD_MPIO_COLLECTIVE transfers),
   // meant for a few large files on a parallel file system.  Every rank of
   // `comm` must call Open; in cache mode the load is split across ranks (each
