@@ -64,4 +64,8 @@ Status DurableBarrier(const std::vector<std::string>& paths) {
   return Status::OK();
 }
 
+std::future<Status> DurableBarrierAsync(std::vector<std::string> paths) {
+  return std::async(std::launch::async, [p = std::move(paths)] { return DurableBarrier(p); });
+}
+
 }  // namespace hpcai::slurm

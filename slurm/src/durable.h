@@ -5,6 +5,7 @@
 // else uses fs::AtomicWriteFile.
 #pragma once
 
+#include <future>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,9 @@ Status WriteVisible(const std::string& path, const std::string& data);
 // fsyncs every file and directory in `paths` concurrently, so the file
 // system commits them together.  Returns the first failure.
 Status DurableBarrier(const std::vector<std::string>& paths);
+
+// DurableBarrier on a background thread: submission starts it before the
+// Slurm RPC so the fsyncs overlap the controller's round trip.
+std::future<Status> DurableBarrierAsync(std::vector<std::string> paths);
 
 }  // namespace hpcai::slurm

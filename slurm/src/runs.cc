@@ -290,6 +290,12 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     return out;
   }
 
+  // The files written so far become durable while the RPC is in flight; after
+  // it only the rewritten run.json files and the index need another fsync.
+  to_sync.push_back(registry.home() + "/index");
+  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
+  to_sync.push_back(registry.home() + "/index/" + out.id);
+  std::future<Status> early = DurableBarrierAsync(to_sync);
   auto submitted = backend->Submit(req);
   out.submit_status = submitted.ok() ? Status::OK() : submitted.status();
   std::string live_state = backend_name == "local" ? "RUNNING" : "PENDING";
@@ -302,10 +308,15 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     if (submitted.ok()) t.job_id = out.job_id + "_" + std::to_string(t.index);
     HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state, "", false));
   }
-  to_sync.push_back(registry.home() + "/index");
-  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
-  to_sync.push_back(registry.home() + "/index/" + out.id);
-  HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
+  std::vector<std::string> late = {fs::Join(dir, "run.json"), dir};
+  for (const auto& t : out.tasks) {
+    late.push_back(fs::Join(t.run_dir, "run.json"));
+    late.push_back(t.run_dir);
+  }
+  Status late_st = DurableBarrier(late);
+  Status early_st = early.get();
+  HPCAI_RETURN_IF_ERROR(early_st);
+  HPCAI_RETURN_IF_ERROR(late_st);
   return out;
 }
 
