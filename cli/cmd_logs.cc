@@ -214,8 +214,8 @@ void SetupLogs(CLI::App& root) {
       "  hpcai logs mnist-mlp -f          # follow the latest run named mnist-mlp\n"
       "  hpcai logs RUN --list            # one segment per job start (restarts, resumes)\n"
       "  hpcai logs RUN --attempt 0 --stderr\n"
-      "  hpcai logs RUN --rank 1 -n 20     # rank 1's own log, latest start\n"
-      "  hpcai logs RUN --rank 3 -f        # follow rank 3 across requeues\n"
+      "  hpcai logs RUN --rank 1 -n 20    # rank 1's own log, latest start\n"
+      "  hpcai logs RUN --rank 3 -f       # follow rank 3 across requeues\n"
       "Files: RUN/logs/slurm-<job>-<restart>.out|err (the job log: the script and all ranks, interleaved) and\n"
       "RUN/logs/rank-<rank>-<job>-<restart>.log (one rank's stdout and stderr, written by hpcai-train).\n"
       "Slurm's own messages are shown as 'slurm: ...'.");
