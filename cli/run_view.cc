@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "hpcai/base/fs.h"
+#include "hpcai/slurm/rank_logs.h"
 
 namespace hpcai::cli {
 
@@ -296,7 +297,10 @@ std::string ProgressLine(const io::Heartbeat& h) {
 slurm::RunStatus FollowRun(const slurm::IndexEntry& entry, const FollowOptions& opt, std::ostream& out) {
   g_interrupted = false;
   auto old = std::signal(SIGINT, OnSigint);
-  auto path_of = [&](const LogSegment& s) { return opt.stderr_stream ? s.err : s.out; };
+  auto path_of = [&](const LogSegment& s) {
+    if (opt.rank >= 0) return slurm::RankLogPath(entry.dir, opt.rank, s.job_id, s.restart);
+    return opt.stderr_stream ? s.err : s.out;
+  };
   std::optional<LogSegment> cur;
   size_t pos = 0;
   bool first = true;
@@ -355,7 +359,7 @@ slurm::RunStatus FollowRun(const slurm::IndexEntry& entry, const FollowOptions& 
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(opt.poll_seconds * 1000)));
   }
   std::signal(SIGINT, old);
-  if (cur && final) {
+  if (cur && final && opt.rank < 0) {
     // Slurm's own messages (time limit, cancellation, node failure) for the job.
     for (const std::string& p : {cur->slurm_err, cur->slurm_out}) {
       auto text = fs::ReadFile(p, 1 << 20);

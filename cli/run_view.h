@@ -43,6 +43,7 @@ std::vector<LogSegment> ListLogSegments(const std::string& run_dir, const slurm:
 
 struct FollowOptions {
   bool stderr_stream = false;  // follow .err instead of .out
+  int rank = -1;               // >= 0: follow that rank's own log (logs/rank-<rank>-<job>-<restart>.log)
   int initial_lines = 10;      // of the current segment; -1 = all
   bool progress = false;       // heartbeat progress lines (to stderr)
   double poll_seconds = 0.25;

@@ -6,6 +6,7 @@
 // Exit codes (docs/exit-codes.md): 0 done, 2 spec/usage, 3 data, 4 numerical,
 // 75 preempted (checkpointed and requeued), 1 anything else.
 #include <mpi.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "hpcai/runtime/communicator.h"
 #include "hpcai/runtime/metrics.h"
 #include "hpcai/runtime/preemption.h"
+#include "hpcai/runtime/rank_log.h"
 #include "hpcai/runtime/signals.h"
 #include "hpcai/runtime/trainer.h"
 
@@ -45,6 +47,25 @@ int Fail(int rank, const Status& st) {
   return ExitCodeFor(st);
 }
 
+// Every rank's stdout/stderr also goes to logs/rank-<rank>-<job>-<restart>.log
+// (`hpcai logs RUN --rank N`); the job log is unchanged.  Only when the run
+// directory exists: a wrong --run-dir is reported by the spec check instead.
+void StartRankLog(const std::string& run_dir, int rank, int world_size) {
+  if (!fs::IsDir(run_dir)) return;
+  const RankLogName name = RankLogNameFromEnv(std::getenv("HPCAI_JOB_ID"), std::getenv("HPCAI_RESTART"));
+  const std::string path = io::RunPaths{run_dir}.rank_log(rank, name.job_id, name.restart);
+  char host[256] = "?";
+  if (gethostname(host, sizeof host) != 0) std::strcpy(host, "?");
+  host[sizeof host - 1] = '\0';
+  const std::string first = "hpcai-train rank " + std::to_string(rank) + " of " + std::to_string(world_size) +
+                            " on " + host + " (pid " + std::to_string(getpid()) + ", job " + name.job_id +
+                            " restart " + std::to_string(name.restart) + ")";
+  Status st = TeeStdioToFile(path, first);
+  if (!st.ok())
+    std::fprintf(stderr, "hpcai-train: warning: rank %d: %s (its output goes to the job log only)\n", rank,
+                 st.message().c_str());
+}
+
 bool BuildHasNccl() {
   auto b = CommBackendsBuilt();
   return std::find(b.begin(), b.end(), "nccl") != b.end();
@@ -59,6 +80,7 @@ int RunRank(const Args& args) {
   }
   Communicator& mpi = **world;
   const int rank = mpi.rank();
+  StartRankLog(args.run_dir, rank, mpi.size());
 
   SpecLoadOptions lo;
   lo.check_data = false;  // the reader validates data itself, with agreement

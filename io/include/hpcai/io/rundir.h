@@ -26,6 +26,12 @@ struct RunPaths {
   std::string exit_file(const std::string& job_id, int restart) const {
     return root + "/logs/exit-" + job_id + "-" + std::to_string(restart) + ".json";
   }
+  // Written by hpcai-train, one per rank and start: everything that rank
+  // prints (stdout and stderr, in order).  job_id is HPCAI_JOB_ID ("nojob"
+  // outside a job), restart HPCAI_RESTART (docs/run-directory.md).
+  std::string rank_log(int rank, const std::string& job_id, int restart) const {
+    return root + "/logs/rank-" + std::to_string(rank) + "-" + job_id + "-" + std::to_string(restart) + ".log";
+  }
 };
 
 // heartbeat.json: rank 0's latest progress, atomically replaced.
