@@ -21,20 +21,6 @@ struct LogsCliOptions {
   bool list = false;
 };
 
-std::string Tail(const std::string& text, int n) {
-  if (n < 0) return text;
-  if (n == 0) return "";
-  size_t end = text.size();
-  if (end > 0 && text[end - 1] == '\n') --end;
-  size_t pos = end;
-  int count = 0;
-  while (pos > 0) {
-    if (text[pos - 1] == '\n' && ++count == n) break;
-    --pos;
-  }
-  return text.substr(pos);
-}
-
 int RunLogs(const LogsCliOptions& o) {
   slurm::Registry reg(slurm::Registry::DefaultHome());
   auto entry = reg.Resolve(o.ref);
@@ -97,7 +83,7 @@ int RunLogs(const LogsCliOptions& o) {
                                                std::to_string(segs.size() - 1) + " (see --list)"));
   const LogSegment& s = segs[k];
   auto text = fs::ReadFile(o.stderr_stream ? s.err : s.out);
-  std::cout << Tail(text.ok() ? *text : "", o.lines) << std::flush;
+  std::cout << LastLines(text.ok() ? *text : "", o.lines) << std::flush;
   // Slurm's own messages (time limit, cancellation, requeue) for the last restart shown.
   if (k + 1 == segs.size() || segs[k + 1].job_id != s.job_id) {
     for (const std::string& p : {s.slurm_err, s.slurm_out}) {
