@@ -9,15 +9,6 @@
 
 namespace hpcai::cli {
 
-std::string ShapeText(const std::vector<int64_t>& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) out += 'x';
-    out += std::to_string(s[i]);
-  }
-  return out;
-}
-
 namespace {
 
 // Sweep points usually share their data sets: read each (dir, x, y) once per

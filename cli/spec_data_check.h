@@ -30,9 +30,6 @@ struct DataCheckReport {
   ModelPlan model;                   // shapes, parameters, checkpoint size estimate
 };
 
-// "1x28x28": a sample shape in `hpcai validate` output and data errors.
-std::string ShapeText(const std::vector<int64_t>& shape);
-
 // Checks that the data sets of `spec` exist and agree with each other and
 // with the model: manifest and shards readable, datasets data.x / data.y
 // present, train and val with the same sample shape, dtype and classes, the
