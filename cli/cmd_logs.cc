@@ -24,20 +24,6 @@ struct LogsCliOptions {
   bool rank_given = false;
 };
 
-std::string Tail(const std::string& text, int n) {
-  if (n < 0) return text;
-  if (n == 0) return "";
-  size_t end = text.size();
-  if (end > 0 && text[end - 1] == '\n') --end;
-  size_t pos = end;
-  int count = 0;
-  while (pos > 0) {
-    if (text[pos - 1] == '\n' && ++count == n) break;
-    --pos;
-  }
-  return text.substr(pos);
-}
-
 // The latest start's state in words, for "not there yet" messages.
 std::string RunStateWords(const slurm::IndexEntry& entry) {
   slurm::StatusResult st = slurm::CollectStatus({entry});
@@ -106,7 +92,7 @@ int RankLogs(const LogsCliOptions& o, const slurm::IndexEntry& entry, const slur
               << (o.attempt < 0 ? "" : " --attempt " + std::to_string(k)) << "`\n";
     return exit_code::kFailure;
   }
-  std::cout << Tail(*text, o.lines) << std::flush;
+  std::cout << LastLines(*text, o.lines) << std::flush;
   return exit_code::kOk;
 }
 
@@ -173,7 +159,7 @@ int RunLogs(const LogsCliOptions& o) {
                                                std::to_string(segs.size() - 1) + " (see --list)"));
   const LogSegment& s = segs[k];
   auto text = fs::ReadFile(o.stderr_stream ? s.err : s.out);
-  std::cout << Tail(text.ok() ? *text : "", o.lines) << std::flush;
+  std::cout << LastLines(text.ok() ? *text : "", o.lines) << std::flush;
   // Slurm's own messages (time limit, cancellation, requeue) for the last restart shown.
   if (k + 1 == segs.size() || segs[k + 1].job_id != s.job_id) {
     for (const std::string& p : {s.slurm_err, s.slurm_out}) {

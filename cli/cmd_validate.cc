@@ -48,15 +48,6 @@ std::string HumanBytes(int64_t b) {
   return buf;
 }
 
-std::string Shape(const std::vector<int64_t>& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) out += 'x';
-    out += std::to_string(s[i]);
-  }
-  return out;
-}
-
 std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -197,7 +188,7 @@ int RunValidate(const ValidateOptions& o) {
   if (data.checked) {
     row("data", Thousands(data.train_samples) + " train" +
                     (data.val_samples >= 0 ? " / " + Thousands(data.val_samples) + " val" : std::string()) +
-                    " samples of " + Shape(data.sample_shape) + " " + data.dtype + ", " +
+                    " samples of " + ShapeText(data.sample_shape) + " " + data.dtype + ", " +
                     std::to_string(data.num_classes) + " classes");
     row("steps", Thousands(data.steps_per_epoch) + " per epoch x " + std::to_string(spec.training.epochs) +
                      (spec.training.epochs == 1 ? " epoch = " : " epochs = ") + Thousands(data.total_steps) +

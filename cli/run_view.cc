@@ -261,20 +261,6 @@ std::string ReadFrom(const std::string& path, size_t* pos) {
   return out;
 }
 
-std::string LastLines(const std::string& text, int n) {
-  if (n < 0) return text;
-  if (n == 0) return "";
-  size_t end = text.size();
-  if (end > 0 && text[end - 1] == '\n') --end;
-  size_t pos = end;
-  int count = 0;
-  while (pos > 0) {
-    if (text[pos - 1] == '\n' && ++count == n) break;
-    --pos;
-  }
-  return text.substr(pos);
-}
-
 std::string ProgressLine(const io::Heartbeat& h) {
   char buf[256];
   double pct = h.total_steps > 0 ? 100.0 * static_cast<double>(h.step) / static_cast<double>(h.total_steps) : 0;
@@ -293,6 +279,20 @@ std::string ProgressLine(const io::Heartbeat& h) {
 }
 
 }  // namespace
+
+std::string LastLines(const std::string& text, int n) {
+  if (n < 0) return text;
+  if (n == 0) return "";
+  size_t end = text.size();
+  if (end > 0 && text[end - 1] == '\n') --end;
+  size_t pos = end;
+  int count = 0;
+  while (pos > 0) {
+    if (text[pos - 1] == '\n' && ++count == n) break;
+    --pos;
+  }
+  return text.substr(pos);
+}
 
 slurm::RunStatus FollowRun(const slurm::IndexEntry& entry, const FollowOptions& opt, std::ostream& out) {
   g_interrupted = false;

@@ -58,6 +58,10 @@ slurm::RunStatus FollowRun(const slurm::IndexEntry& entry, const FollowOptions& 
 // unknown or >255), everything else 1.
 int OutcomeExitCode(const slurm::RunStatus& status);
 
+// The last n lines of text (n < 0: all of it; 0: none).  A final newline
+// does not count as the start of an empty line.
+std::string LastLines(const std::string& text, int n);
+
 // Coloured state for terminals.
 std::string StateColored(const std::string& state, bool color);
 

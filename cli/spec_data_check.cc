@@ -8,16 +8,8 @@
 #include "cli_io.h"
 
 namespace hpcai::cli {
-namespace {
 
-std::string Shape(const std::vector<int64_t>& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) out += 'x';
-    out += std::to_string(s[i]);
-  }
-  return out;
-}
+namespace {
 
 // Sweep points usually share their data sets: read each (dir, x, y) once per
 // process (the CLI is single-threaded).
@@ -55,8 +47,8 @@ Status CheckSpecData(const ResolvedSpec& spec, DataCheckReport* report) {
     if (!val.ok()) return val.status().WithContext("data.val");
     const DataShapeInfo& v = *val;
     if (v.sample_shape != t.sample_shape) {
-      return Status::Corrupt("data.val " + *d.val + " has samples of shape " + Shape(v.sample_shape) +
-                             " but data.train " + d.train + " has " + Shape(t.sample_shape) +
+      return Status::Corrupt("data.val " + *d.val + " has samples of shape " + ShapeText(v.sample_shape) +
+                             " but data.train " + d.train + " has " + ShapeText(t.sample_shape) +
                              "; both must come from the same conversion");
     }
     if (v.num_classes > t.num_classes) {
@@ -69,7 +61,7 @@ Status CheckSpecData(const ResolvedSpec& spec, DataCheckReport* report) {
 
   auto plan = PlanModel(spec, t.sample_shape, t.num_classes);
   if (!plan.ok()) {
-    return Status::SpecError("the model does not fit data.train " + d.train + " (samples " + Shape(t.sample_shape) +
+    return Status::SpecError("the model does not fit data.train " + d.train + " (samples " + ShapeText(t.sample_shape) +
                              ", " + std::to_string(t.num_classes) + " classes): " + plan.status().message());
   }
   const int64_t n = t.num_samples, b = spec.training.global_batch;

@@ -15,22 +15,14 @@
 # cached by the host): absolute MB/s are not storage speed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$REPO/scripts/bench-lib.sh"
 BUILD="$REPO/build"
 WORK=""
 SIZES="64 256"
 REPEATS=5
 STEP_MS=1000
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --build-dir) BUILD="$2"; shift 2 ;;
-    --work) WORK="$2"; shift 2 ;;
-    --mb) SIZES="$2"; shift 2 ;;
-    --repeats) REPEATS="$2"; shift 2 ;;
-    --step-ms) STEP_MS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "bench-checkpoint.sh: unknown option '$1'" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "bench-checkpoint.sh: unknown option '%s'" 2,15 \
+  "--build-dir=BUILD --work=WORK --mb=SIZES --repeats=REPEATS --step-ms=STEP_MS" "$@"
 BENCH="$BUILD/bin/hpcai-ckpt-bench"
 [ -x "$BENCH" ] || { echo "bench-checkpoint.sh: $BENCH not built (cmake --build $BUILD --target hpcai-ckpt-bench)" >&2; exit 1; }
 WORK="${WORK:-$BUILD/bench-checkpoint}"

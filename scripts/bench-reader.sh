@@ -20,20 +20,13 @@
 # results vary +-20% from run to run.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$REPO/scripts/bench-lib.sh"
 BUILD="$REPO/build"
 WORK=""
 SAMPLES=100000
 REPEATS=7
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --build-dir) BUILD="$2"; shift 2 ;;
-    --work) WORK="$2"; shift 2 ;;
-    --samples) SAMPLES="$2"; shift 2 ;;
-    --repeats) REPEATS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "bench-reader.sh: unknown option '$1'" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "bench-reader.sh: unknown option '%s'" 2,20 \
+  "--build-dir=BUILD --work=WORK --samples=SAMPLES --repeats=REPEATS" "$@"
 HPCAI="$BUILD/bin/hpcai"
 [ -x "$HPCAI" ] || { echo "bench-reader.sh: $HPCAI not built (cmake --build $BUILD --target hpcai)" >&2; exit 1; }
 WORK="${WORK:-$BUILD/bench-reader}"

@@ -10,39 +10,18 @@
 # Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at the end).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$REPO/scripts/bench-lib.sh"
 RUNS=10
 LIVE=50
 TOTAL=1000
 BUILD="$REPO/build"
 PORT=19837
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --runs) RUNS="$2"; shift 2 ;;
-    --live) LIVE="$2"; shift 2 ;;
-    --total) TOTAL="$2"; shift 2 ;;
-    --build) BUILD="$2"; shift 2 ;;
-    --port-base) PORT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "bench-status.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "bench-status.sh: unknown argument '%s' (see --help)" 2,11 \
+  "--runs=RUNS --live=LIVE --total=TOTAL --build=BUILD --port-base=PORT" "$@"
 H="$BUILD/bin/hpcai"
 PY=/usr/bin/python3
 [[ -x "$H" ]] || { echo "bench-status.sh: $H missing; build first" >&2; exit 2; }
-STARTED=""
-if [[ -z "${SLURM_CONF:-}" ]]; then
-  bash "$REPO/scripts/local-slurm.sh" start --nodes 2 --dir "$BUILD/slurm-bench" --port-base "$PORT" >&2
-  export SLURM_CONF="$BUILD/slurm-bench/slurm.conf"
-  STARTED="$BUILD/slurm-bench"
-fi
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/hpcai-bench-status.XXXXXX")"
-export HPCAI_HOME="$WORK/home" NO_COLOR=1
-cleanup() {
-  scancel --name=benchstatus >/dev/null 2>&1 || true
-  [[ -n "$STARTED" ]] && bash "$REPO/scripts/local-slurm.sh" stop --dir "$STARTED" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_slurm_setup "$BUILD" "$PORT" benchstatus hpcai-bench-status
 printf '#!/bin/bash\nexec sleep 900\n' > "$WORK/sleeper"
 chmod +x "$WORK/sleeper"
 cat > "$WORK/spec.yaml" <<YAML
@@ -74,9 +53,6 @@ for i in range(n):
     open(os.path.join(index, rid), "w").write(d + "\nbenchold\nrun\n")
 PY
 
-now_ns() { date +%s%N; }
-ms() { awk "BEGIN { printf \"%.1f\", $1 / 1e6 }"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 FMT="JobArrayID:|,State:|,Reason:|,NumNodes:|,NodeList:|,TimeUsed:|,TimeLimit:|,RestartCnt:|,exit_code:|,WorkDir:|"
 "$H" status --all > /dev/null   # warm-up; caches nothing new (finished states are recorded)
 : > "$WORK/t_table"; : > "$WORK/t_json"; : > "$WORK/t_cli"; : > "$WORK/t_squeue"

@@ -9,34 +9,15 @@
 # Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at the end).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$REPO/scripts/bench-lib.sh"
 RUNS=20
 BUILD="$REPO/build"
 PORT=19837
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --runs) RUNS="$2"; shift 2 ;;
-    --build) BUILD="$2"; shift 2 ;;
-    --port-base) PORT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "bench-submit.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "bench-submit.sh: unknown argument '%s' (see --help)" 2,10 \
+  "--runs=RUNS --build=BUILD --port-base=PORT" "$@"
 H="$BUILD/bin/hpcai"
 [[ -x "$H" ]] || { echo "bench-submit.sh: $H missing; build first (cmake --build build --target hpcai)" >&2; exit 2; }
-STARTED=""
-if [[ -z "${SLURM_CONF:-}" ]]; then
-  bash "$REPO/scripts/local-slurm.sh" start --nodes 2 --dir "$BUILD/slurm-bench" --port-base "$PORT" >&2
-  export SLURM_CONF="$BUILD/slurm-bench/slurm.conf"
-  STARTED="$BUILD/slurm-bench"
-fi
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/hpcai-bench-submit.XXXXXX")"
-export HPCAI_HOME="$WORK/home" NO_COLOR=1
-cleanup() {
-  scancel --name=benchsubmit >/dev/null 2>&1 || true
-  [[ -n "$STARTED" ]] && bash "$REPO/scripts/local-slurm.sh" stop --dir "$STARTED" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_slurm_setup "$BUILD" "$PORT" benchsubmit hpcai-bench-submit
 cat > "$WORK/spec.yaml" <<YAML
 name: benchsubmit
 runs_root: $WORK/runs
@@ -44,10 +25,6 @@ train_binary: /bin/true
 resources: {nodes: 1, tasks_per_node: 1, mem: 10M, time: "5"}
 preemption: {lead_seconds: 30}
 YAML
-
-now_ns() { date +%s%N; }
-ms() { awk "BEGIN { printf \"%.1f\", $1 / 1e6 }"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 : > "$WORK/hpcai"; : > "$WORK/hpcai_cli"; : > "$WORK/sbatch"; : > "$WORK/version"; : > "$WORK/sbatch_version"
 # Warm-up (page cache, munge, controller).

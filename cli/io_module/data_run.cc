@@ -130,35 +130,11 @@ int RunSynth(SynthArgs& a) {
   return 0;
 }
 
-std::string ShapeStr(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s + "]";
-}
-
 Json SummaryJson(const io::DatasetSummary& s, const Status* verify) {
   const auto& info = s.info;
   Json j = Json::MakeObject();
   j.set("dir", info.dir);
-  j.set("format_version", info.format_version);
-  j.set("num_samples", info.num_samples);
-  Json shape = Json::MakeArray();
-  for (int64_t d : info.sample_shape) shape.push_back(d);
-  j.set("sample_shape", shape);
-  j.set("dtype", info.dtype);
-  j.set("scale", static_cast<double>(info.scale));
-  j.set("offset", static_cast<double>(info.offset));
-  j.set("num_classes", info.num_classes);
-  j.set("chunk_samples", info.chunk_samples);
-  j.set("compression", info.compression);
-  j.set("x", info.x_name);
-  j.set("y", info.y_name);
-  Json counts = Json::MakeArray();
-  for (int64_t c : s.label_counts) counts.push_back(c);
-  j.set("label_counts", counts);
+  io::SetDatasetFields(info, s.label_counts, &j);
   j.set("bytes_on_disk", s.bytes_on_disk);
   Json shards = Json::MakeArray();
   for (size_t i = 0; i < info.shards.size(); ++i) {
@@ -183,7 +159,7 @@ void PrintSummary(const io::DatasetSummary& s) {
   std::printf("dataset %s  (hpcai-dataset format %d)\n", info.dir.c_str(), info.format_version);
   std::printf("  samples       %lld in %zu shard%s\n", static_cast<long long>(info.num_samples), info.shards.size(),
               info.shards.size() == 1 ? "" : "s");
-  std::printf("  x             '%s' %s %s", info.x_name.c_str(), info.dtype.c_str(), ShapeStr(info.sample_shape).c_str());
+  std::printf("  x             '%s' %s %s", info.x_name.c_str(), info.dtype.c_str(), io::ShapeString(info.sample_shape).c_str());
   if (info.dtype == "uint8" || info.scale != 1.0f || info.offset != 0.0f) {
     std::printf("  (read as float32: x * %.9g + %g)", static_cast<double>(info.scale), static_cast<double>(info.offset));
   }

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "hpcai/configs/sha256.h"
+#include "hpcai/base/sha256.h"
 
 namespace hpcai::spec_internal {
 namespace {

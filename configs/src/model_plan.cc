@@ -3,9 +3,8 @@
 #include <string>
 
 namespace hpcai {
-namespace {
 
-std::string Dims(const std::vector<int64_t>& shape) {
+std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string s;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i) s += 'x';
@@ -13,6 +12,8 @@ std::string Dims(const std::vector<int64_t>& shape) {
   }
   return s;
 }
+
+namespace {
 
 // Saturating helpers: hostile shapes must not overflow.
 constexpr int64_t kCap = int64_t{1} << 60;
@@ -32,7 +33,7 @@ Result<ModelPlan> PlanModel(const ResolvedSpec& spec, const std::vector<int64_t>
   if (sample_shape.empty()) return Status::SpecError("the data's sample shape is empty");
   int64_t features = 1;
   for (int64_t d : sample_shape) {
-    if (d < 1) return Status::SpecError("the data's sample shape " + Dims(sample_shape) + " has a zero or negative dimension");
+    if (d < 1) return Status::SpecError("the data's sample shape " + ShapeText(sample_shape) + " has a zero or negative dimension");
     features = Mul(features, d);
   }
   plan.input_features = features;
@@ -41,7 +42,7 @@ Result<ModelPlan> PlanModel(const ResolvedSpec& spec, const std::vector<int64_t>
   if (m.type == "cnn") {
     if (sample_shape.size() != 3) {
       return Status::SpecError("model.type cnn needs image samples of shape CxHxW (e.g. 1x28x28), but the data's samples are " +
-                               Dims(sample_shape) +
+                               ShapeText(sample_shape) +
                                " (rank " + std::to_string(sample_shape.size()) +
                                "); use model.type mlp, or convert the data with its image shape");
     }
@@ -64,7 +65,7 @@ Result<ModelPlan> PlanModel(const ResolvedSpec& spec, const std::vector<int64_t>
       if (oh / l.pool < 1 || ow / l.pool < 1) {
         return Status::SpecError("model.conv[" + std::to_string(i) + "]: pool " + std::to_string(l.pool) +
                                  " is larger than its " + std::to_string(oh) + "x" + std::to_string(ow) +
-                                 " feature map (input " + Dims(sample_shape) + "); use fewer conv layers or a smaller pool");
+                                 " feature map (input " + ShapeText(sample_shape) + "); use fewer conv layers or a smaller pool");
       }
       h = oh / l.pool;
       w = ow / l.pool;

@@ -14,6 +14,7 @@
 #include "h5util.h"
 #include "hpcai/base/fs.h"
 #include "hpcai/io/checksum.h"
+#include "hpcai/io/dataset.h"
 #include "hpcai/io/parallel.h"
 
 namespace hpcai::io {
@@ -26,15 +27,6 @@ int64_t Elements(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
-}
-
-std::string ShapeStr(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s + "]";
 }
 
 // "ckpt-123.h5" -> 123; -1 for anything else (including "ckpt-123.h5.tmp").
@@ -364,7 +356,7 @@ Result<Checkpoint> ReadCheckpoint(const std::string& path, const ReadCheckpointO
     if (got != *want) {
       char msg[96];
       std::snprintf(msg, sizeof msg, " (stored crc32c %08x, computed %08x)", *want, got);
-      return Status::Corrupt(base + ": tensor '" + t.name + "' " + ShapeStr(t.shape) + " fails its checksum" + msg);
+      return Status::Corrupt(base + ": tensor '" + t.name + "' " + ShapeString(t.shape) + " fails its checksum" + msg);
     }
     ck.tensors.push_back(std::move(t));
   }
@@ -376,7 +368,7 @@ Result<Checkpoint> ReadCheckpoint(const std::string& path, const ReadCheckpointO
     h5::Id d(H5Dopen2(f, "rng", H5P_DEFAULT));
     HPCAI_ASSIGN_OR_RETURN(auto dims, h5::Dims(d.get(), base + ": rng"));
     if (dims.size() != 2 || dims[1] != 2 || dims[0] != m.world_size) {
-      return Status::Corrupt(base + ": rng has shape " + ShapeStr(dims) + ", expected [" +
+      return Status::Corrupt(base + ": rng has shape " + ShapeString(dims) + ", expected [" +
                              std::to_string(m.world_size) + ",2]");
     }
     std::vector<uint64_t> flat(static_cast<size_t>(dims[0] * 2));

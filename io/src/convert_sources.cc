@@ -16,6 +16,7 @@
 #include "h5util.h"
 #include "hpcai/base/fs.h"
 #include "hpcai/base/json.h"
+#include "hpcai/io/dataset.h"
 
 namespace hpcai::io {
 
@@ -24,15 +25,6 @@ namespace {
 int64_t FileSize(const std::string& path) {
   struct stat st{};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
-}
-
-std::string ShapeStr(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s + "]";
 }
 
 // Concatenation of sources with the same sample shape and dtype.
@@ -77,8 +69,8 @@ Result<std::unique_ptr<Source>> Concat(std::vector<std::unique_ptr<Source>> part
   for (const auto& p : parts) {
     if (p->shape != parts[0]->shape || p->dtype != parts[0]->dtype) {
       return Status::InvalidArgument("inputs differ: " + parts[0]->description + " has samples of " +
-                                     ShapeStr(parts[0]->shape) + " " + parts[0]->dtype + " but " + p->description +
-                                     " has " + ShapeStr(p->shape) + " " + p->dtype);
+                                     ShapeString(parts[0]->shape) + " " + parts[0]->dtype + " but " + p->description +
+                                     " has " + ShapeString(p->shape) + " " + p->dtype);
     }
   }
   return std::unique_ptr<Source>(new ConcatSource(std::move(parts)));
@@ -362,7 +354,7 @@ class NpySource : public Source {
     const std::string xb = fs::Basename(xpath), yb = fs::Basename(ypath);
     if (hx_.shape.empty()) return Status::InvalidArgument(xb + ": x must have at least one dimension (samples)");
     if (hy_.shape.size() != 1) {
-      return Status::InvalidArgument(yb + ": labels must be 1-D, got shape " + ShapeStr(hy_.shape));
+      return Status::InvalidArgument(yb + ": labels must be 1-D, got shape " + ShapeString(hy_.shape));
     }
     if (hx_.shape[0] != hy_.shape[0]) {
       return Status::InvalidArgument(xb + " has " + std::to_string(hx_.shape[0]) + " samples but " + yb + " has " +
@@ -650,7 +642,7 @@ class Hdf5Source : public Source {
     HPCAI_ASSIGN_OR_RETURN(auto xd, h5::Dims(x_.get(), base));
     HPCAI_ASSIGN_OR_RETURN(auto yd, h5::Dims(y_.get(), base));
     if (xd.empty() || yd.size() != 1 || xd[0] != yd[0]) {
-      return Status::InvalidArgument(base + ": '" + xn + "' " + ShapeStr(xd) + " and '" + yn + "' " + ShapeStr(yd) +
+      return Status::InvalidArgument(base + ": '" + xn + "' " + ShapeString(xd) + " and '" + yn + "' " + ShapeString(yd) +
                                      " do not look like (samples, ...) and (samples,)");
     }
     h5::Id xt(H5Dget_type(x_.get())), yt(H5Dget_type(y_.get()));

@@ -18,8 +18,7 @@ int64_t DatasetInfo::feature_dim() const {
 
 int64_t DatasetInfo::row_bytes() const { return feature_dim() * (dtype == "uint8" ? 1 : 4); }
 
-namespace {
-std::string ShapeStr(const std::vector<int64_t>& v) {
+std::string ShapeString(const std::vector<int64_t>& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) {
     if (i > 0) s += ',';
@@ -27,11 +26,9 @@ std::string ShapeStr(const std::vector<int64_t>& v) {
   }
   return s + "]";
 }
-}  // namespace
 
-Json ManifestJson(const DatasetInfo& info, const std::vector<int64_t>& label_counts, const Json& source) {
-  Json m = Json::MakeObject();
-  m.set("format", "hpcai-dataset");
+void SetDatasetFields(const DatasetInfo& info, const std::vector<int64_t>& label_counts, Json* out) {
+  Json& m = *out;
   m.set("format_version", info.format_version);
   m.set("num_samples", info.num_samples);
   Json shape = Json::MakeArray();
@@ -48,6 +45,12 @@ Json ManifestJson(const DatasetInfo& info, const std::vector<int64_t>& label_cou
   Json counts = Json::MakeArray();
   for (int64_t c : label_counts) counts.push_back(c);
   m.set("label_counts", counts);
+}
+
+Json ManifestJson(const DatasetInfo& info, const std::vector<int64_t>& label_counts, const Json& source) {
+  Json m = Json::MakeObject();
+  m.set("format", "hpcai-dataset");
+  SetDatasetFields(info, label_counts, &m);
   Json shards = Json::MakeArray();
   for (const auto& s : info.shards) {
     Json e = Json::MakeObject();
@@ -158,9 +161,9 @@ Result<DatasetInfo> ReadDatasetInfo(const std::string& dir, const std::string& x
                              "re-run `hpcai data convert`");
     }
     if (s.sample_shape != info.sample_shape) {
-      return Status::Corrupt(si.file + ": '" + xn + "' has sample shape " + ShapeStr(s.sample_shape) +
+      return Status::Corrupt(si.file + ": '" + xn + "' has sample shape " + ShapeString(s.sample_shape) +
                              " but manifest.json" + (first_file.empty() ? "" : " (and " + first_file + ")") +
-                             " says " + ShapeStr(info.sample_shape));
+                             " says " + ShapeString(info.sample_shape));
     }
     if (s.dtype != info.dtype) {
       return Status::Corrupt(si.file + ": '" + xn + "' has dtype " + s.dtype + " but manifest.json" +

@@ -60,13 +60,23 @@ Result<std::vector<int64_t>> Dims(hid_t dset, const std::string& what) {
   return std::vector<int64_t>(d.begin(), d.end());
 }
 
-Result<double> ReadDoubleAttr(hid_t obj, const char* name) {
-  Lock lock;
+namespace {
+// Opens attribute `name` of obj: NotFound when it does not exist (callers
+// treat that as "use the default"), Corrupt when HDF5 cannot tell or open it.
+// The caller holds the Lock.
+Result<Id> OpenAttr(hid_t obj, const char* name) {
   htri_t exists = H5Aexists(obj, name);
   if (exists < 0) return Fail(Code::kCorrupt, std::string("attribute '") + name + "'");
   if (exists == 0) return Status::NotFound(std::string("no attribute '") + name + "'");
   Id attr(H5Aopen(obj, name, H5P_DEFAULT));
   if (!attr.valid()) return Fail(Code::kCorrupt, std::string("open attribute '") + name + "'");
+  return attr;
+}
+}  // namespace
+
+Result<double> ReadDoubleAttr(hid_t obj, const char* name) {
+  Lock lock;
+  HPCAI_ASSIGN_OR_RETURN(Id attr, OpenAttr(obj, name));
   double v = 0;
   if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v) < 0) {
     return Fail(Code::kCorrupt, std::string("read attribute '") + name + "'");
@@ -86,11 +96,7 @@ Status WriteDoubleAttr(hid_t obj, const char* name, double v, hid_t file_type) {
 
 Result<std::string> ReadStringAttr(hid_t obj, const char* name) {
   Lock lock;
-  htri_t exists = H5Aexists(obj, name);
-  if (exists < 0) return Fail(Code::kCorrupt, std::string("attribute '") + name + "'");
-  if (exists == 0) return Status::NotFound(std::string("no attribute '") + name + "'");
-  Id attr(H5Aopen(obj, name, H5P_DEFAULT));
-  if (!attr.valid()) return Fail(Code::kCorrupt, std::string("open attribute '") + name + "'");
+  HPCAI_ASSIGN_OR_RETURN(Id attr, OpenAttr(obj, name));
   Id type(H5Aget_type(attr.get()));
   if (H5Tget_class(type.get()) != H5T_STRING) {
     return Status::Corrupt(std::string("attribute '") + name + "' is not a string");

@@ -1,7 +1,8 @@
 // AgreeStatus and the collective (MPI-IO) read of one slab.
 #include "hpcai/io/parallel.h"
 
-
+#include <climits>
+#include <cstdlib>
 #include <vector>
 
 #include "h5util.h"
@@ -9,22 +10,54 @@
 
 namespace hpcai::io {
 
+Status AgreeStatus(const Status& local, const AgreeTransport& t) {
+  if (t.size == 1) return local;  // nothing to agree on; keep the message as is
+  // The lowest failing rank wins: encode it as (size - rank) so MAX finds it.
+  int64_t key = local.ok() ? 0 : static_cast<int64_t>(t.size - t.rank);
+  HPCAI_RETURN_IF_ERROR(t.allreduce_max(&key));
+  if (key == 0) return Status::OK();
+  const int root = t.size - static_cast<int>(key);
+  // Encode code and message in one string: "<code>\n<message>".
+  std::string text;
+  if (t.rank == root) text = std::to_string(static_cast<int>(local.code())) + "\n" + local.message();
+  Status st = t.broadcast_string(&text, root);
+  if (!st.ok()) return local.ok() ? st : local;
+  const size_t nl = text.find('\n');
+  int code = std::atoi(text.substr(0, nl).c_str());
+  std::string message = nl == std::string::npos ? std::string() : text.substr(nl + 1);
+  if (code <= 0 || code > static_cast<int>(Code::kInternal)) code = static_cast<int>(Code::kInternal);
+  // Already agreed once (nested agreement): keep the first rank prefix only.
+  if (message.rfind("rank ", 0) == 0) {
+    const size_t colon = message.find(": ");
+    if (colon != std::string::npos && colon > 5 && message.find_first_not_of("0123456789", 5) == colon) {
+      return Status(static_cast<Code>(code), message);
+    }
+  }
+  return Status(static_cast<Code>(code), "rank " + std::to_string(root) + ": " + message);
+}
+
 Status AgreeStatus(const Status& local, MPI_Comm comm) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int mine = local.ok() ? size : rank;
-  int first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size) return Status::OK();
-  // The first failing rank broadcasts its code and message.
-  int header[2] = {static_cast<int>(local.code()), static_cast<int>(local.message().size())};
-  MPI_Bcast(header, 2, MPI_INT, first, comm);
-  std::string msg(static_cast<size_t>(header[1]), '\0');
-  if (rank == first) msg = local.message();
-  if (header[1] > 0) MPI_Bcast(msg.data(), header[1], MPI_CHAR, first, comm);
-  if (size > 1) msg = "rank " + std::to_string(first) + ": " + msg;
-  return Status(static_cast<Code>(header[0]), msg);
+  auto check = [](int rc, const char* call) {
+    return rc == MPI_SUCCESS ? Status::OK()
+                             : Status::Internal(std::string(call) + " failed (MPI error " + std::to_string(rc) +
+                                                ") while agreeing on a status");
+  };
+  AgreeTransport t;
+  MPI_Comm_rank(comm, &t.rank);
+  MPI_Comm_size(comm, &t.size);
+  t.allreduce_max = [&](int64_t* value) {
+    return check(MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT64_T, MPI_MAX, comm), "MPI_Allreduce");
+  };
+  t.broadcast_string = [&](std::string* text, int root) {
+    // Status messages are short: one length and one payload broadcast.
+    int64_t len = static_cast<int64_t>(text->size());
+    HPCAI_RETURN_IF_ERROR(check(MPI_Bcast(&len, 1, MPI_INT64_T, root, comm), "MPI_Bcast"));
+    if (len > INT_MAX) return Status::InvalidArgument("status message of " + std::to_string(len) + " bytes");
+    text->resize(static_cast<size_t>(len));
+    if (len == 0) return Status::OK();
+    return check(MPI_Bcast(text->data(), static_cast<int>(len), MPI_CHAR, root, comm), "MPI_Bcast");
+  };
+  return AgreeStatus(local, t);
 }
 
 Status ReadSlabCollective(const std::string& file, const std::string& dataset, MPI_Comm comm, int64_t start,

@@ -2,19 +2,11 @@
 
 
 #include "hpcai/base/fs.h"
+#include "hpcai/io/dataset.h"
 
 namespace hpcai::io {
 
 namespace {
-std::string ShapeStr(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s + "]";
-}
-
 Result<h5::Id> OpenDataset(hid_t file, const std::string& name, const std::string& path) {
   h5::Lock lock;
   htri_t exists = H5Lexists(file, name.c_str(), H5P_DEFAULT);
@@ -64,7 +56,7 @@ Result<std::unique_ptr<Shard>> OpenShard(const std::string& path, const std::str
     HPCAI_ASSIGN_OR_RETURN(s->y, OpenDataset(s->file.get(), y_name, path));
     HPCAI_ASSIGN_OR_RETURN(auto yd, h5::Dims(s->y.get(), base + ": dataset '" + y_name + "'"));
     if (yd.size() != 1) {
-      return Status::Corrupt(base + ": dataset '" + y_name + "' has shape " + ShapeStr(yd) +
+      return Status::Corrupt(base + ": dataset '" + y_name + "' has shape " + ShapeString(yd) +
                              ", expected (samples,) of int32 labels");
     }
     if (xd[0] != yd[0]) {

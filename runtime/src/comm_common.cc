@@ -7,6 +7,7 @@
 #include <map>
 
 #include "comm_internal.h"
+#include "hpcai/io/parallel.h"
 #include "hpcai/runtime/communicator.h"
 #include "hpcai/runtime/model.h"
 
@@ -67,32 +68,12 @@ std::string Communicator::where() const {
 }
 
 Status AgreeStatus(Communicator& comm, const Status& local) {
-  if (comm.size() == 1) return local;  // nothing to agree on; keep the message as is
-  // The lowest failing rank wins: encode it as (size - rank) so MAX finds it.
-  int64_t key = local.ok() ? 0 : static_cast<int64_t>(comm.size() - comm.rank());
-  HPCAI_RETURN_IF_ERROR(comm.AllreduceMax(&key, 1));
-  if (key == 0) return Status::OK();
-  const int root = comm.size() - static_cast<int>(key);
-  // Encode code and message in one string: "<code>\n<message>".
-  std::string text;
-  if (comm.rank() == root) {
-    text = std::to_string(static_cast<int>(local.code())) + "\n" + local.message();
-  }
-  Status st = comm.BroadcastString(&text, root);
-  if (!st.ok()) return local.ok() ? st : local;
-  const size_t nl = text.find('\n');
-  int code = std::atoi(text.substr(0, nl).c_str());
-  std::string message = nl == std::string::npos ? std::string() : text.substr(nl + 1);
-  if (code <= 0 || code > static_cast<int>(Code::kInternal)) code = static_cast<int>(Code::kInternal);
-  // Already agreed once (nested agreement): keep the first rank prefix only.
-  if (message.rfind("rank ", 0) == 0) {
-    const size_t colon = message.find(": ");
-    if (colon != std::string::npos && colon > 5 &&
-        message.find_first_not_of("0123456789", 5) == colon) {
-      return Status(static_cast<Code>(code), message);
-    }
-  }
-  return Status(static_cast<Code>(code), "rank " + std::to_string(root) + ": " + message);
+  io::AgreeTransport t;
+  t.rank = comm.rank();
+  t.size = comm.size();
+  t.allreduce_max = [&comm](int64_t* value) { return comm.AllreduceMax(value, 1); };
+  t.broadcast_string = [&comm](std::string* text, int root) { return comm.BroadcastString(text, root); };
+  return io::AgreeStatus(local, t);
 }
 
 std::string NodeName() {

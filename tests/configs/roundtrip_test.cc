@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "hpcai/base/rng.h"
-#include "hpcai/configs/sha256.h"
+#include "hpcai/base/sha256.h"
 #include "hpcai/configs/spec_docs.h"
 #include "hpcai/configs/spec.h"
 #include "spec_test_util.h"

@@ -1,4 +1,4 @@
-#include "hpcai/configs/sha256.h"
+#include "hpcai/base/sha256.h"
 
 #include <gtest/gtest.h>
 

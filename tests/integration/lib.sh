@@ -3,15 +3,18 @@ TEST_TMP="${HPCAI_TEST_TMP:-/tmp/hpcai-test}"
 mkdir -p "$TEST_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# wait_job_final JOBID TIMEOUT_S -> prints the final Slurm state.
+# wait_job_final JOBID TIMEOUT_S [release] -> prints the final Slurm state.
+# With "release", releases the job from its requeue hold whenever it is held
+# (release_held below).
 wait_job_final() {
-  local jid="$1" timeout="$2" deadline state
+  local jid="$1" timeout="$2" release="${3:-}" deadline state
   deadline=$((SECONDS + timeout))
   while [ $SECONDS -lt "$deadline" ]; do
     state="$(scontrol -o show job "$jid" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)"
     case "$state" in
       COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|BOOT_FAIL|DEADLINE|PREEMPTED)
         echo "$state"; return 0 ;;
+      PENDING) if [ -n "$release" ]; then release_held "$jid"; fi ;;
     esac
     sleep 0.5
   done
@@ -31,19 +34,5 @@ release_held() {
   esac
 }
 
-# wait_job_final_releasing JOBID TIMEOUT_S -> like wait_job_final, releasing
-# the job from its requeue hold whenever it is held.
-wait_job_final_releasing() {
-  local jid="$1" timeout="$2" deadline state
-  deadline=$((SECONDS + timeout))
-  while [ $SECONDS -lt "$deadline" ]; do
-    state="$(scontrol -o show job "$jid" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)"
-    case "$state" in
-      COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|BOOT_FAIL|DEADLINE|PREEMPTED)
-        echo "$state"; return 0 ;;
-      PENDING) release_held "$jid" ;;
-    esac
-    sleep 0.5
-  done
-  echo "TIMEOUT_WAITING($state)"
-}
+# wait_job_final_releasing JOBID TIMEOUT_S -> wait_job_final with "release".
+wait_job_final_releasing() { wait_job_final "$1" "$2" release; }

@@ -13,6 +13,9 @@
 
 namespace hpcai {
 
+// "1x28x28": a sample shape in plans, `hpcai validate` output and data errors.
+std::string ShapeText(const std::vector<int64_t>& shape);
+
 struct ModelPlan {
   std::string summary;            // e.g. "mlp 784-256-128-10", "cnn 1x28x28 -> 32x14x14 -> 64x7x7 -> 128 -> 10"
   int64_t input_features = 0;     // product of the sample shape

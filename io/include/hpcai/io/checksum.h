@@ -5,31 +5,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
-#include "hpcai/base/status.h"
+#include "hpcai/base/sha256.h"
 
 namespace hpcai::io {
 
-// Incremental SHA-256 (FIPS 180-4).  Not thread-safe; one object per stream.
-class Sha256 {
- public:
-  Sha256();
-  void Update(const void* data, size_t n);
-  // Finishes the hash and returns it as 64 lowercase hex digits.  The object
-  // must not be updated afterwards.
-  std::string HexDigest();
-
- private:
-  void Block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;
-};
-
-// SHA-256 of a whole file, streamed (constant memory).  NotFound/IOError name the file.
-Result<std::string> Sha256File(const std::string& path);
+// SHA-256 (Sha256, Sha256File) is the base library's (hpcai/base/sha256.h),
+// shared with configs/' spec hash; io code names it unqualified (hpcai::).
 
 // CRC-32C (Castagnoli), the iSCSI/ext4 polynomial; uses the SSE4.2 crc32
 // instruction when the CPU has it.  Chain calls by passing the previous

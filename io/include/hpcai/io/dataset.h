@@ -81,6 +81,15 @@ class DatasetWriter {
   std::vector<int64_t> label_counts_;
 };
 
+// "[1,28,28]": a shape in error messages and `hpcai data inspect`.
+std::string ShapeString(const std::vector<int64_t>& shape);
+
+// Sets the dataset description keys shared by manifest.json and `hpcai data
+// inspect --json`, in this order: format_version, num_samples, sample_shape,
+// dtype, scale, offset, num_classes, chunk_samples, compression, x, y,
+// label_counts.  `out` must be a JSON object; the caller adds the rest.
+void SetDatasetFields(const DatasetInfo& info, const std::vector<int64_t>& label_counts, Json* out);
+
 // manifest.json of a dataset as written by DatasetWriter.
 Json ManifestJson(const DatasetInfo& info, const std::vector<int64_t>& label_counts, const Json& source);
 

@@ -148,7 +148,8 @@ class Communicator {
 // message prefixed with "rank R: "; a single rank gets its own Status back
 // unchanged).  Collective; cheap (one allreduce, and a
 // broadcast only on failure).  If the agreement itself fails the local
-// communication error is returned.
+// communication error is returned.  The protocol is io::AgreeStatus's
+// (hpcai/io/parallel.h) over this communicator's AllreduceMax/BroadcastString.
 Status AgreeStatus(Communicator& comm, const Status& local);
 
 // Call once per process BEFORE MPI_Init_thread (hpcai-train, benchmarks).

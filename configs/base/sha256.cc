@@ -1,7 +1,12 @@
-#include "hpcai/configs/sha256.h"
+#include "hpcai/base/sha256.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace hpcai {
 namespace {
@@ -103,10 +108,8 @@ std::array<uint8_t, 32> Sha256::Final() {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) {
-  Sha256 h;
-  h.Update(data);
-  auto d = h.Final();
+std::string Sha256::HexDigest() {
+  const std::array<uint8_t, 32> d = Final();
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(64);
@@ -115,6 +118,35 @@ std::string Sha256Hex(std::string_view data) {
     out.push_back(kHex[b & 15]);
   }
   return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256 h;
+  h.Update(data);
+  return h.HexDigest();
+}
+
+Result<std::string> Sha256File(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("no such file '" + path + "'");
+    return Status::IOError("cannot open '" + path + "': " + std::strerror(errno));
+  }
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    ssize_t r = ::read(fd, buf.data(), buf.size());
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      Status s = Status::IOError("read '" + path + "': " + std::strerror(errno));
+      ::close(fd);
+      return s;
+    }
+    if (r == 0) break;
+    h.Update(buf.data(), static_cast<size_t>(r));
+  }
+  ::close(fd);
+  return h.HexDigest();
 }
 
 }  // namespace hpcai
