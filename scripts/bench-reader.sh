@@ -14,6 +14,8 @@
 #    modes stream (chunk-shuffle windows) and cache (whole dataset in memory).
 #    Also per CPU-second (getrusage, all threads): the CPU cost of the same
 #    bytes, which stays meaningful when other jobs share the cores.
+#    Then the main rows again with 2 gather threads (the batch's row copies
+#    split between the producer and a helper thread).
 # 3. Data stall: the same reader with a busy 5 ms "step" per batch of 256;
 #    stall = time Next() waited / loop time.
 # The page cache is warm (it cannot be dropped here); run on a quiet machine,
@@ -77,6 +79,11 @@ run "synth float32, Fletcher-32 chunks" "$WORK/synth" cache
 run "fmnist uint8, no chunk checksums" "$WORK/fmnist_nock/train" stream
 run "fmnist uint8, Fletcher-32 chunks" "$WORK/fmnist/train" stream
 run "fmnist uint8, Fletcher-32 chunks" "$WORK/fmnist/train" cache
+echo "== the same, 2 gather threads (ReaderOptions::gather_threads = 2)"
+run "synth float32, no chunk checksums" "$WORK/synth_nock" stream --gather-threads 2
+run "synth float32, no chunk checksums" "$WORK/synth_nock" cache --gather-threads 2
+run "synth float32, Fletcher-32 chunks" "$WORK/synth" cache --gather-threads 2
+run "fmnist uint8, Fletcher-32 chunks" "$WORK/fmnist/train" cache --gather-threads 2
 echo "== data stall with a 5 ms busy step per batch of 256"
 run "synth float32 stream, step 5 ms" "$WORK/synth" stream --compute-ms 5
 run "fmnist uint8 stream, step 5 ms" "$WORK/fmnist/train" stream --compute-ms 5

@@ -754,8 +754,9 @@ Result<bool> ShardReaderImpl::Next(Batch* batch) {
   // A consumer faster than the producer waits for nearly every batch; a
   // short spin replaces a futex sleep and wake-up per batch (~15% of the
   // reader's time in the throughput benchmark).  A slower consumer (training)
-  // finds its batch ready and never spins.
-  if (ready_count_.load(std::memory_order_acquire) == 0) {
+  // finds its batch ready and never spins.  Not with a loader thread: then
+  // loader, producer and a spinning consumer would be three busy threads.
+  if (!use_loader_ && ready_count_.load(std::memory_order_acquire) == 0) {
     const auto spin_end = t0 + std::chrono::microseconds(200);
     while (ready_count_.load(std::memory_order_acquire) == 0 && Clock::now() < spin_end) {
 #if defined(__x86_64__)
