@@ -105,6 +105,7 @@ int FollowSweep(const slurm::IndexEntry& sweep) {
 }
 
 int RunSubmit(const SubmitCliOptions& o) {
+  if (!o.dry_run) slurm::PrewarmSlurmApi();
   SpecLoadOptions lo;
   lo.overrides = o.overrides;
   lo.cuda_available = BuildHasCuda();
