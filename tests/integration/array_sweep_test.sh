@@ -11,7 +11,7 @@ sweep="$(echo "$json" | $PY -c 'import json,sys; d=json.load(sys.stdin); assert 
   || fail "sweep --json: $json"
 array="$(echo "$json" | $PY -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')"
 grep -q '^#SBATCH --array=0-2%2' "$WORK/runs/$sweep/job.sbatch" || fail "array line missing"
-scontrol -o show job "$array" | grep -q "ArrayJobId=$array ArrayTaskId=" || fail "Slurm does not see job $array as an array"
+grep -q "ArrayJobId=$array ArrayTaskId=" <<< "$(scontrol -o show job "$array")" || fail "Slurm does not see job $array as an array"
 for i in 0 1 2; do
   wait_state "${sweep}_$i" 120 COMPLETED
   expect_eq "$(field "${sweep}_$i" job_id)" "${array}_$i" "task $i job id"
@@ -34,11 +34,11 @@ write_spec "$WORK/long.yaml" longsweep 60 0 "sweep:" "  optimizer.lr: [0.1, 0.05
 sweep2="$(submit_id "$WORK/long.yaml")"
 array2="$(field "$sweep2" job_id)"
 wait_state "${sweep2}_1" 60 RUNNING PENDING
-"$H" cancel "${sweep2}_1" | grep -q "cancelled job ${array2}_1" || fail "task cancel output"
+grep -q "cancelled job ${array2}_1" <<< "$("$H" cancel "${sweep2}_1")" || fail "task cancel output"
 wait_state "${sweep2}_1" 60 CANCELLED
 st0="$(field "${sweep2}_0" state)"
 case "$st0" in RUNNING|PENDING) ;; *) fail "task 0 should still be live, is $st0" ;; esac
-"$H" cancel "$sweep2" | grep -q "cancelled array job $array2 (3 tasks)" || fail "sweep cancel output"
+grep -q "cancelled array job $array2 (3 tasks)" <<< "$("$H" cancel "$sweep2")" || fail "sweep cancel output"
 for i in 0 2; do wait_state "${sweep2}_$i" 60 CANCELLED; done
 wait_state "$sweep2" 30 CANCELLED
 echo PASS

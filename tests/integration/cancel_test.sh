@@ -31,7 +31,7 @@ deadline=$((SECONDS + 30))
 until "$H" logs "$run2" | grep -q "tiny-train rank 0 on"; do
   [ $SECONDS -lt $deadline ] || fail "rank never started"; sleep 0.2
 done
-"$H" cancel "$run2" --signal USR1 | grep -q "sent SIGUSR1 to job" || fail "cancel --signal output"
+grep -q "sent SIGUSR1 to job" <<< "$("$H" cancel "$run2" --signal USR1)" || fail "cancel --signal output"
 wait_state "$run2" 60 PREEMPTED
 expect_eq "$(field "$run2" exit_code)" 75 "exit code after USR1"
 expect_contains "$(field "$run2" reason)" "hpcai resume" "PREEMPTED reason"

@@ -12,5 +12,5 @@ grep -q '^hello-from-n[12]$' "$out/out-$jid.txt" || fail "output file missing or
 jid2="$(sbatch --parsable -o /dev/null --wrap 'exit 3')"
 state="$(wait_job_final "$jid2" 60)"
 [ "$state" = FAILED ] || fail "job $jid2 ended $state, expected FAILED"
-scontrol show job "$jid2" | grep -q 'ExitCode=3:0' || fail "exit code 3 not recorded"
+grep -q 'ExitCode=3:0' <<< "$(scontrol show job "$jid2")" || fail "exit code 3 not recorded"
 echo "PASS"

@@ -39,7 +39,7 @@ run="$(submit_id "$WORK/long.yaml")"
 wait_state "$run" 30 RUNNING
 deadline=$((SECONDS + 30))
 until "$H" logs "$run" | grep -q "tiny-train rank 0 on"; do [ $SECONDS -lt $deadline ] || fail "rank never started"; sleep 0.2; done
-"$H" cancel "$run" | grep -q "cancelled job local-" || fail "local cancel output"
+grep -q "cancelled job local-" <<< "$("$H" cancel "$run")" || fail "local cancel output"
 wait_state "$run" 30 CANCELLED
 left="$(ps -eo stat=,args= | grep -F "$WORK/runs/$run" | grep -v '^Z' | grep -v grep || true)"
 [ -z "$left" ] || fail "processes of the cancelled job remain: $left"

@@ -10,10 +10,10 @@ port=$(( ${HPCAI_TEST_SLURM_PORT:-17817} + 50 ))
 cleanup() { bash "$script" stop --dir "$dir" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 bash "$script" start --nodes 1 --dir "$dir" --port-base "$port"
-bash "$script" start --nodes 1 --dir "$dir" --port-base "$port" | grep -q 'already running' || fail "second start not idempotent"
+grep -q 'already running' <<< "$(bash "$script" start --nodes 1 --dir "$dir" --port-base "$port")" || fail "second start not idempotent"
 pids="$(cat "$dir"/pids/*.pid)"
 [ "$(echo "$pids" | wc -w)" -ge 3 ] || fail "expected munged, slurmctld, slurmd pid files"
-SLURM_CONF="$dir/slurm.conf" sinfo -h -o '%t' | grep -q idle || fail "node not idle"
+grep -q idle <<< "$(SLURM_CONF="$dir/slurm.conf" sinfo -h -o '%t')" || fail "node not idle"
 bash "$script" stop --dir "$dir"
 for p in $pids; do
   if kill -0 "$p" 2>/dev/null; then fail "pid $p still running after stop"; fi
