@@ -4,8 +4,8 @@
 #  (a) resources.time 1 min, lead_seconds 50 -> #SBATCH --signal=B:USR1@50.
 #      Slurm's timer checks warn signals every ~30 s, so each start gets the
 #      signal 10-40 s after it began; the ranks checkpoint, rank 0 requeues,
-#      the next start resumes from the checkpoint.  The work is sized from a
-#      calibration run to ~100 s of compute, more than two starts can hold, so
+#      the next start resumes from the checkpoint.  The work is sized from
+#      calibration runs to ~120 s of CPU, more than two starts can hold, so
 #      the run must complete over >= 2 requeues; every start after the first
 #      resumes exactly where the one before stopped, and the final checkpoint
 #      is at the last step.
@@ -36,14 +36,29 @@ preemption: {signal: USR1, lead_seconds: $5, requeue: true, max_restarts: $6}
 SPEC
 }
 
-# Calibrate: seconds per epoch of this model on one rank, here and now.
-mkdir -p "$WORK/cal"
-spec "$WORK/cal/spec.yaml" cal 3 "00:05:00" 30 0
-t0=$(date +%s.%N)
-"$train" --run-dir "$WORK/cal" --quiet --threads 1 > "$WORK/cal/out.txt" 2>&1 || { cat "$WORK/cal/out.txt"; fail "calibration run failed"; }
-epochs="$($PY -c "import math,sys; per=(float(sys.argv[2])-float(sys.argv[1]))/3; print(max(30, math.ceil(100/per)))" "$t0" "$(date +%s.%N)")"
+# Calibrate: CPU seconds per epoch of this model on one rank (CPU time, not
+# wall time, so other tests running alongside do not shrink the job; the
+# difference of a 1-epoch and a 4-epoch run removes start-up costs).
+cpu_of() {  # epochs -> user+sys CPU seconds of one hpcai-train run
+  rm -rf "$WORK/cal"; mkdir -p "$WORK/cal"
+  spec "$WORK/cal/spec.yaml" cal "$1" "00:05:00" 30 0
+  $PY - "$train" "$WORK/cal" > "$WORK/cal/cpu" <<'PY' || { cat "$WORK/cal/out.txt"; fail "calibration run failed"; }
+import resource, subprocess, sys
+with open(sys.argv[2] + "/out.txt", "w") as out:
+    rc = subprocess.run([sys.argv[1], "--run-dir", sys.argv[2], "--quiet", "--threads", "1"],
+                        stdout=out, stderr=subprocess.STDOUT).returncode
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime)
+sys.exit(rc)
+PY
+  cat "$WORK/cal/cpu"
+}
+c1="$(cpu_of 1)"
+c4="$(cpu_of 4)"
+[ -n "$c1" ] && [ -n "$c4" ] || fail "calibration failed"
+epochs="$($PY -c "import math,sys; per=max(1e-3,(float(sys.argv[2])-float(sys.argv[1]))/3); print(max(40, math.ceil(120/per)))" "$c1" "$c4")"
 total=$((epochs * steps_per_epoch))
-echo "calibrated: $epochs epochs ($total steps) for ~100 s of compute"
+echo "calibrated: 1 epoch $c1 s, 4 epochs $c4 s of CPU -> $epochs epochs ($total steps) for ~120 s of compute"
 
 # (a) time limit + lead_seconds, several requeues, completes.
 spec "$WORK/a.yaml" tl-a "$epochs" "00:01:00" 50 20
