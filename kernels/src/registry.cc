@@ -6,7 +6,7 @@
 #include "cpu_backend.h"
 #include "hpcai/kernels/backend.h"
 #if defined(HPCAI_WITH_CUDA)
-#include "hpcai/kernels/cuda.h"
+#include "hpcai/kernels/cuda_module.h"
 #endif
 
 namespace hpcai::kernels {
@@ -23,7 +23,9 @@ Result<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options) {
   if (options.kind == "cpu") return NewCpuBackend();
   if (options.kind == "cuda") {
 #if defined(HPCAI_WITH_CUDA)
-    return cuda::CreateCudaBackend(options.device, options.allow_tf32);
+    // In libhpcai_cuda.so, loaded now: CPU runs never map the CUDA libraries.
+    HPCAI_ASSIGN_OR_RETURN(const CudaModuleTable* m, LoadCudaModule());
+    return m->create_backend(options.device, options.allow_tf32);
 #else
     return Status::FailedPrecondition(
         "backend 'cuda' is not compiled into this build of hpcai (CPU only); hint: rebuild with "

@@ -10,13 +10,19 @@
 #include <vector>
 
 #include "comm_internal.h"
+#include "hpcai/kernels/cuda_module.h"
 #include "hpcai/runtime/communicator.h"
 
 namespace hpcai::runtime {
 
-#if defined(HPCAI_WITH_NCCL) && defined(HPCAI_NCCL_COMMUNICATOR)
-// communicator_nccl.cc (compiled only in CUDA builds).
-Result<std::unique_ptr<Communicator>> CreateNcclCommunicator(MPI_Comm base);
+#if defined(HPCAI_WITH_NCCL)
+// CreateNcclCommunicator (communicator_nccl.cc) lives in libhpcai_cuda.so,
+// loaded on first use.
+Result<std::unique_ptr<Communicator>> CreateNcclThroughModule(MPI_Comm base) {
+  HPCAI_ASSIGN_OR_RETURN(const kernels::CudaModuleTable* m, kernels::LoadCudaModule());
+  using Fn = Result<std::unique_ptr<Communicator>> (*)(MPI_Comm);
+  return reinterpret_cast<Fn>(m->create_nccl_communicator)(base);
+}
 #endif
 
 namespace {
@@ -29,9 +35,9 @@ struct CommBackend {
 
 const std::vector<CommBackend>& Backends() {
   static const std::vector<CommBackend> kBackends = {
-#if defined(HPCAI_WITH_NCCL) && defined(HPCAI_NCCL_COMMUNICATOR)
+#if defined(HPCAI_WITH_NCCL)
       {"nccl", [](const CommOptions& o) { return o.gpu; },
-       [](const CommOptions&) { return CreateNcclCommunicator(MPI_COMM_WORLD); }},
+       [](const CommOptions&) { return CreateNcclThroughModule(MPI_COMM_WORLD); }},
 #endif
       // Host memory only (no CUDA-aware MPI assumed), hence not for GPU runs.
       {"mpi", [](const CommOptions& o) { return !o.gpu; },
