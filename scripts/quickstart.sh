@@ -35,7 +35,12 @@ step "Submitting and following the run"
 
 step "Run status and checkpoints"
 "$HPCAI" status
-run="$("$HPCAI" status --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["run_id"])')"
+# The run just made: the newest of this spec's runs (ids sort by time; the
+# index may also hold runs from earlier quickstarts or other checkouts).
+run="$("$HPCAI" status --all --json | /usr/bin/python3 -c '
+import json, sys
+ids = [r["run_id"] for r in json.load(sys.stdin)["runs"] if r["kind"] == "run" and r["name"] == "fashion-mnist-mlp"]
+print(max(ids))')"
 "$HPCAI" ckpt list "$run"
 echo
 echo "Done. Try: $HPCAI logs $run | tail ; $HPCAI status --help"
