@@ -129,7 +129,11 @@ Status DatasetWriter::OpenShard(int index) {
   // checksums, so corruption of the file's structure is detected on open.
   h5::Id fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
-  m.file.reset(H5Fcreate(m.shard_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+  // No object timestamps (root group here, datasets below): the same input
+  // gives byte-identical shards and manifest checksums, whenever converted.
+  h5::Id fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_obj_track_times(fcpl.get(), false);
+  m.file.reset(H5Fcreate(m.shard_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()));
   if (!m.file.valid()) return h5::Fail(Code::kIOError, "cannot create '" + m.shard_path + "'");
   HPCAI_RETURN_IF_ERROR(h5::WriteStringAttr(m.file.get(), "format", "hpcai-dataset-shard"));
   HPCAI_RETURN_IF_ERROR(h5::WriteDoubleAttr(m.file.get(), "format_version", kDatasetFormatVersion, H5T_STD_I32LE));
@@ -139,6 +143,7 @@ Status DatasetWriter::OpenShard(int index) {
   auto make = [&](const std::string& dname, hid_t ftype, std::vector<hsize_t> dims) -> Result<h5::Id> {
     h5::Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
     h5::Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    H5Pset_obj_track_times(dcpl.get(), false);
     std::vector<hsize_t> cd = dims;
     cd[0] = static_cast<hsize_t>(m.chunk);
     H5Pset_chunk(dcpl.get(), static_cast<int>(cd.size()), cd.data());
