@@ -1,67 +1,25 @@
 // dlopen() of libhpcai_cli_io.so (see cli_io.h for why it is separate).
-#include <dlfcn.h>
-#include <unistd.h>
 
-#include <climits>
-#include <cstdlib>
 #include <optional>
 
 #include "cli_io.h"
+#include "hpcai/base/module.h"
 
 namespace hpcai::cli {
 namespace {
 
-constexpr const char* kLibName = "libhpcai_cli_io.so";
-
-std::string ExeDir() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string p(buf, static_cast<size_t>(n));
-  auto slash = p.rfind('/');
-  return slash == std::string::npos ? "." : p.substr(0, slash);
-}
-
 Result<const CliIoTable*> Load() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("HPCAI_CLI_IO_LIB"); env && *env) {
-    candidates.push_back(env);
-  } else {
-    const std::string dir = ExeDir();
-    candidates.push_back(dir + "/../lib/" + kLibName);
-    candidates.push_back(dir + "/" + kLibName);
+  HPCAI_ASSIGN_OR_RETURN(
+      void* sym, LoadModuleEntry("libhpcai_cli_io.so", "HPCAI_CLI_IO_LIB", kCliIoEntry,
+                                 "this command needs the HDF5 part of hpcai; install libhpcai_cli_io.so next to "
+                                 "the hpcai binary (build/lib/ or lib/ beside bin/), or point HPCAI_CLI_IO_LIB at it"));
+  const CliIoTable* t = reinterpret_cast<CliIoEntryFn>(sym)();
+  if (!t || t->abi != kCliIoAbi || t->size != sizeof(CliIoTable)) {
+    return Status::Internal("libhpcai_cli_io.so is from another hpcai build (table abi " +
+                            std::to_string(t ? t->abi : 0) + ", expected " + std::to_string(kCliIoAbi) +
+                            "); install libhpcai_cli_io.so from the same build as this hpcai");
   }
-  std::string tried;
-  for (const auto& path : candidates) {
-    if (::access(path.c_str(), F_OK) != 0) {
-      tried += "\n  " + path + ": not found";
-      continue;
-    }
-    // RTLD_LOCAL: the library's own copies of the hpcai static libraries
-    // stay private to it.  RTLD_NOW: a broken install fails here, not mid-command.
-    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* e = ::dlerror();
-      tried += "\n  " + path + ": " + (e ? e : "dlopen failed");
-      continue;
-    }
-    auto entry = reinterpret_cast<CliIoEntryFn>(::dlsym(h, kCliIoEntry));
-    if (!entry) {
-      return Status::Internal(path + " has no symbol " + kCliIoEntry +
-                              "; it is not an hpcai CLI I/O library (reinstall hpcai)");
-    }
-    const CliIoTable* t = entry();
-    if (!t || t->abi != kCliIoAbi || t->size != sizeof(CliIoTable)) {
-      return Status::Internal(path + " is from another hpcai build (table abi " +
-                              std::to_string(t ? t->abi : 0) + ", expected " + std::to_string(kCliIoAbi) +
-                              "); install libhpcai_cli_io.so from the same build as this hpcai");
-    }
-    return t;
-  }
-  return Status::NotFound(std::string("this command needs the HDF5 part of hpcai, ") + kLibName +
-                          ", which could not be loaded; tried:" + tried +
-                          "\nhint: install it next to the hpcai binary (build/lib/ or lib/ beside bin/), "
-                          "or point HPCAI_CLI_IO_LIB at it");
+  return t;
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ wait_state() {
   while [ $SECONDS -lt $deadline ]; do
     st="$(field "$run" state)"
     for want in "$@"; do [ "$st" = "$want" ] && return 0; done
+    [ -n "${RELEASE_JOB:-}" ] && release_held "$RELEASE_JOB"
     sleep 0.3
   done
   fail "$run: state '$st' after ${timeout}s, expected one of: $*"
@@ -79,18 +80,7 @@ wait_state() {
 
 # wait_state_releasing RUN JOB TIMEOUT STATE... -> wait_state that also
 # releases JOB whenever Slurm holds it on its begin time after a requeue.
-wait_state_releasing() {
-  local run="$1" job="$2" timeout="$3" deadline st
-  shift 3
-  deadline=$((SECONDS + timeout))
-  while [ $SECONDS -lt $deadline ]; do
-    st="$(field "$run" state)"
-    for want in "$@"; do [ "$st" = "$want" ] && return 0; done
-    release_held "$job"
-    sleep 0.3
-  done
-  fail "$run: state '$st' after ${timeout}s, expected one of: $*"
-}
+wait_state_releasing() { RELEASE_JOB="$2" wait_state "$1" "${@:3}"; }
 
 # slurm_job_of RUN -> job id
 slurm_job_of() { field "$1" job_id; }
