@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Allreduce benchmark: hpcai's bucketed gradient path (Communicator /
-# GradientSync, MPI_Iallreduce) vs plain MPI_Allreduce, side by side in one
-# run, 4 KiB .. 64 MiB, plus an overlap measurement (simulated backward).
+# Allreduce benchmark: hpcai's gradient paths (Communicator / GradientSync:
+# the bucketed MPI_Iallreduce path and the node-local shared-memory path) vs
+# plain MPI_Allreduce, side by side in one run, 4 KiB .. 64 MiB, plus an
+# overlap measurement (simulated backward).
 # Figures use nccl-tests' definitions: algbw = bytes/time, busbw = algbw*2(n-1)/n.
 #
 #   scripts/bench-allreduce.sh [--np N] [--build DIR] [--repeats R] [-- extra args]

@@ -7,6 +7,7 @@
 #   - the same at 2 ranks x 1 thread vs PyTorch DDP (gloo)   [>= 1.5x]
 #   - peak RSS per rank of both
 #   - scaling: hpcai 2x1 vs 1x1 at the same global batch     [>= 0.9]
+#     (also 2x1 with HPCAI_GRAD_SYNC=mpi: shared-memory vs MPI gradient path)
 #   - CNN (2 conv + pool, dense 128): 1 x 2 threads           [>= 1.0x]
 #   - data stall share of hpcai's step time                  [<= 5%]
 #

@@ -5,9 +5,11 @@
 //
 // Part 1 (bandwidth): for each size, alternating rounds of
 //   mpi      MPI_Allreduce(MPI_IN_PLACE, SUM) on one buffer
-//   bucketed GradientSync over the same bytes as 4 layers x (weight, bias),
-//            default options (4 MiB buckets, tensors >= 256 KiB in place),
-//            all hooks fired then Wait (packing included)
+//   bucketed GradientSync's MPI path over the same bytes as 4 layers x
+//            (weight, bias), default options (4 MiB buckets, tensors >=
+//            256 KiB in place), all hooks fired then Wait (packing included)
+//   shm      GradientSync's node-local shared-memory path (the default when
+//            all ranks share a node), same tensors and hooks
 // Part 2 (overlap): a simulated backward (one sgemm per layer, then the hook)
 // timed as compute only, communication only, and both, with and without
 // MPI_Testall progress from the hook.
@@ -89,19 +91,23 @@ void Bandwidth(Communicator& comm, int64_t min_bytes, int64_t max_bytes, int rep
   const double bus = n > 1 ? 2.0 * (n - 1) / n : 1.0;
   if (comm.rank() == 0) {
     std::printf("\n## allreduce bandwidth, %d ranks (median of %d; GB/s = 1e9 B/s)\n\n", n, repeats);
-    std::printf("| size | mpi time us | mpi algbw | mpi busbw | bucketed time us | bucketed algbw | bucketed busbw | bucketed/mpi |\n");
-    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("| size | mpi time us | mpi algbw | mpi busbw | bucketed time us | bucketed busbw | bucketed/mpi | shm time us | shm busbw | shm/mpi |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   }
   for (int64_t bytes = min_bytes; bytes <= max_bytes; bytes *= 2) {
     const int64_t count = bytes / 4;
     std::vector<float> plain(count, 1.0f);
     Tensors tens = Split(count, 4);
     GradientSyncOptions opt;  // defaults: 4 MiB buckets, progress on
+    opt.shared_memory = false;
     auto sync_r = comm.CreateGradientSync(tens.views, opt);
     if (!sync_r.ok()) Die(sync_r.status());
     GradientSync& sync = **sync_r;
+    auto shm_r = comm.CreateGradientSync(tens.views, GradientSyncOptions{});
+    if (!shm_r.ok()) Die(shm_r.status());
+    GradientSync& shm = **shm_r;
     const int iters = Iterations(bytes);
-    std::vector<double> t_mpi, t_sync;
+    std::vector<double> t_mpi, t_sync, t_shm;
     for (int rep = 0; rep < repeats + 1; ++rep) {  // first round = warm-up
       MPI_Barrier(MPI_COMM_WORLD);
       double t0 = Now();
@@ -117,9 +123,18 @@ void Bandwidth(Communicator& comm, int64_t min_bytes, int64_t max_bytes, int rep
         if (!st.ok()) Die(st);
       }
       double b = MaxOverRanks((Now() - t0) / iters);
+      MPI_Barrier(MPI_COMM_WORLD);
+      t0 = Now();
+      for (int i = 0; i < iters; ++i) {
+        for (int l = 3; l >= 0; --l) shm.OnLayerReady(l);
+        hpcai::Status st = shm.Wait();
+        if (!st.ok()) Die(st);
+      }
+      double c = MaxOverRanks((Now() - t0) / iters);
       if (rep > 0) {
         t_mpi.push_back(a);
         t_sync.push_back(b);
+        t_shm.push_back(c);
       }
       // Keep values bounded (sums of 1.0 grow by n each round).
       std::fill(plain.begin(), plain.end(), 1.0f);
@@ -127,13 +142,14 @@ void Bandwidth(Communicator& comm, int64_t min_bytes, int64_t max_bytes, int rep
     }
     std::sort(t_mpi.begin(), t_mpi.end());
     std::sort(t_sync.begin(), t_sync.end());
-    const double ta = t_mpi[t_mpi.size() / 2], tb = t_sync[t_sync.size() / 2];
+    std::sort(t_shm.begin(), t_shm.end());
+    const double ta = t_mpi[t_mpi.size() / 2], tb = t_sync[t_sync.size() / 2], tc = t_shm[t_shm.size() / 2];
     if (comm.rank() == 0) {
-      const double aa = bytes / ta / 1e9, ab = bytes / tb / 1e9;
+      const double aa = bytes / ta / 1e9, ab = bytes / tb / 1e9, ac = bytes / tc / 1e9;
       std::string size = bytes >= (1 << 20) ? std::to_string(bytes >> 20) + " MiB"
                                              : std::to_string(bytes >> 10) + " KiB";
-      std::printf("| %s | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.2f |\n", size.c_str(), ta * 1e6, aa,
-                  aa * bus, tb * 1e6, ab, ab * bus, ab / aa);
+      std::printf("| %s | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f |\n", size.c_str(), ta * 1e6,
+                  aa, aa * bus, tb * 1e6, ab * bus, ab / aa, tc * 1e6, ac * bus, ac / aa);
       std::fflush(stdout);
     }
   }
@@ -179,6 +195,10 @@ void Overlap(Communicator& comm, int layers, int64_t layer_floats, int gemm, int
   GradientSyncOptions on, off;
   on.bucket_bytes = off.bucket_bytes = layer_floats * 4;  // one bucket per layer
   off.progress = false;
+  on.shared_memory = off.shared_memory = false;  // the MPI path's progress is what is measured
+  GradientSyncOptions shm_opt;
+  auto s_shm = comm.CreateGradientSync(tens.views, shm_opt);
+  if (!s_shm.ok()) Die(s_shm.status());
   auto s_on = comm.CreateGradientSync(tens.views, on);
   auto s_off = comm.CreateGradientSync(tens.views, off);
   if (!s_on.ok()) Die(s_on.status());
@@ -195,13 +215,15 @@ void Overlap(Communicator& comm, int layers, int64_t layer_floats, int gemm, int
     for (int i = 0; i < iters; ++i) fn();
     return MaxOverRanks((Now() - t0) / iters);
   };
-  std::vector<double> tc, tm, ton, toff;
+  std::vector<double> tc, tm, ton, toff, tshm;
   for (int rep = 0; rep < repeats + 1; ++rep) {
     double c = time([&] { backward(nullptr); });
     double m = time(comm_only);
     double a = time([&] { backward(s_on->get()); });
     double b = time([&] { backward(s_off->get()); });
+    double d = time([&] { backward(s_shm->get()); });
     if (rep == 0) continue;
+    tshm.push_back(d);
     tc.push_back(c);
     tm.push_back(m);
     ton.push_back(a);
@@ -212,7 +234,7 @@ void Overlap(Communicator& comm, int layers, int64_t layer_floats, int gemm, int
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  const double c = med(tc), m = med(tm), a = med(ton), b = med(toff);
+  const double c = med(tc), m = med(tm), a = med(ton), b = med(toff), d = med(tshm);
   // Fraction of the communication hidden behind compute: (c + m - t) / min(c, m).
   auto hidden = [&](double t) { return std::clamp((c + m - t) / std::min(c, m), -1.0, 1.0); };
   if (comm.rank() == 0) {
@@ -223,6 +245,7 @@ void Overlap(Communicator& comm, int layers, int64_t layer_floats, int gemm, int
     std::printf("| communication only (bucketed allreduce) | %.2f |\n", m * 1e3);
     std::printf("| compute + comm, MPI_Testall progress from hooks | %.2f (hidden %.0f%%) |\n", a * 1e3, hidden(a) * 100);
     std::printf("| compute + comm, no progress (allreduce runs in Wait) | %.2f (hidden %.0f%%) |\n", b * 1e3, hidden(b) * 100);
+    std::printf("| compute + comm, shared-memory path (%s) | %.2f |\n", (*s_shm)->method(), d * 1e3);
     std::printf("| ideal max(compute, comm) | %.2f |\n", std::max(c, m) * 1e3);
     std::fflush(stdout);
   }

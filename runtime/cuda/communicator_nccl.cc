@@ -91,6 +91,7 @@ class NcclGradientSync final : public GradientSync {
   Status Init();
   void OnLayerReady(int layer) override;
   Status Wait() override;
+  const char* method() const override { return "nccl"; }
   int num_buckets() const override { return static_cast<int>(buckets_.size()); }
   const std::vector<BucketPlan>& plan() const override { return plan_; }
   GradientSyncStats TakeStats() override {

@@ -220,6 +220,7 @@ class MpiGradientSync final : public GradientSync {
     return out;
   }
 
+  const char* method() const override { return "mpi"; }
   int num_buckets() const override { return static_cast<int>(buckets_.size()); }
   const std::vector<BucketPlan>& plan() const override { return plan_; }
   GradientSyncStats TakeStats() override {
@@ -278,6 +279,18 @@ Result<std::unique_ptr<GradientSync>> MpiCommunicator::CreateGradientSync(
     if (t.layer < 0) {
       return Status::InvalidArgument("CreateGradientSync: tensor '" + t.name + "' has layer " +
                                      std::to_string(t.layer) + " (expected >= 0)");
+    }
+  }
+  int64_t bytes = 0;
+  for (const GradTensor& t : tensors) bytes += t.size * static_cast<int64_t>(sizeof(float));
+  // The decision depends only on values equal on every rank (sizes, options,
+  // placement), so all ranks take the same branch.
+  if (options.shared_memory && size_ > 1 && local_size_ == size_ && bytes <= options.shared_memory_max_bytes) {
+    auto shm = CreateShmGradientSync(comm_, tensors, where());
+    if (shm.ok() || shm.status().code() != Code::kUnavailable) return shm;
+    if (rank_ == 0) {
+      std::fprintf(stderr, "hpcai: note: %s; gradients are reduced with MPI instead\n",
+                   shm.status().message().c_str());
     }
   }
   auto sync = std::make_unique<MpiGradientSync>(this, std::move(tensors), options);

@@ -183,6 +183,16 @@ Status Trainer::Setup() {
   }
   GradientSyncOptions so;
   so.cuda_stream = model_->device_stream();
+  // HPCAI_GRAD_SYNC=mpi: reduce with MPI even when all ranks share a node
+  // (A/B measurements; docs/runtime.md).  auto/shm/unset: the default.
+  if (const char* how = std::getenv("HPCAI_GRAD_SYNC"); how && *how) {
+    const std::string v = how;
+    if (v == "mpi") {
+      so.shared_memory = false;
+    } else if (v != "auto" && v != "shm") {
+      return Status::InvalidArgument("HPCAI_GRAD_SYNC='" + v + "': expected auto, shm or mpi");
+    }
+  }
   auto sync = comm_.CreateGradientSync(std::move(tensors), so);
   if (!sync.ok()) return sync.status();
   sync_ = std::move(sync).value();
@@ -588,9 +598,10 @@ Result<TrainSummary> Trainer::Run() {
   for (Param* p : params_) HPCAI_RETURN_IF_ERROR(comm_.Broadcast(p->value.data(), p->size(), 0));
   model_->SyncToDevice();
   if (is_root_ && options_.progress) {
-    std::printf("hpcai-train: %s | %d rank%s x %d thread%s (%s) | %lld samples, %lld steps/epoch, %lld steps\n",
+    std::printf("hpcai-train: %s | %d rank%s x %d thread%s (%s)%s | %lld samples, %lld steps/epoch, %lld steps\n",
                 model_->Describe().c_str(), comm_.size(), comm_.size() == 1 ? "" : "s", env_.threads,
                 env_.threads == 1 ? "" : "s", env_.threads_source.c_str(),
+                comm_.size() > 1 ? (std::string(", gradients via ") + sync_->method()).c_str() : "",
                 static_cast<long long>(train_->info().num_samples), static_cast<long long>(steps_per_epoch_),
                 static_cast<long long>(total_steps_));
     std::fflush(stdout);

@@ -43,7 +43,7 @@ MODELS = {
 }
 
 
-def hpcai_run(args, model, ranks, threads, steps, tag):
+def hpcai_run(args, model, ranks, threads, steps, tag, env=None):
     """One hpcai-train run; returns samples/s, data-stall share, comm share and peak RSS per rank (MB)."""
     run_dir = os.path.join(args.work, "run-%s-%dx%d-%s" % (model, ranks, threads, tag))
     subprocess.run(["rm", "-rf", run_dir], check=True)
@@ -64,7 +64,7 @@ resources: {{nodes: 1, tasks_per_node: {ranks}, cpus_per_task: {threads}}}
     cmd = ["mpirun", "-np", str(ranks), "--oversubscribe", "--bind-to", bind, "--map-by", "slot:PE=%d" % threads,
            "/usr/bin/time", "-f", "hpcai-rss-kb %M",
            os.path.join(args.bin, "hpcai-train"), "--run-dir", run_dir, "--max-steps", str(steps), "--quiet"]
-    p = run(cmd, env={"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+    p = run(cmd, env=dict({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}, **(env or {})))
     rss = sorted(int(l.split()[1]) / 1024.0 for l in p.stderr.splitlines() if l.startswith("hpcai-rss-kb "))
     lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl")) if l.strip()]
     train = [l for l in lines if l.get("type") == "train"][1:]  # first window = warm-up
@@ -104,7 +104,8 @@ def compare(args, title, hpcai_cfg, torch_cfgs, steps):
         return [max(col) for col in zip(*lists)] if lists else []
     hm = {"sps": median([r["sps"] for r in h]), "data_frac": median([r["data_frac"] for r in h]),
           "comm_frac": median([r["comm_frac"] for r in h]), "rss": peak(h), "all": [r["sps"] for r in h]}
-    tm = {k: {"sps": median([r["sps"] for r in v]), "rss": peak(v), "all": [r["sps"] for r in v]}
+    tm = {k: {"sps": median([r["sps"] for r in v]), "rss": peak(v), "all": [r["sps"] for r in v],
+              "comm_frac": median([r.get("comm_frac", float("nan")) for r in v])}
           for k, v in t.items()}
     return hm, tm
 
@@ -158,6 +159,9 @@ def main():
         cfgs = {"ddp": lambda: torch_run(args, "mlp", "ddp", 1, 1, S, ranks=2)}
         if "scaling" in only:
             cfgs["hpcai1x1"] = lambda: hpcai_run(args, "mlp", 1, 1, S, "s")
+            # The same 2x1 run with the gradients reduced by MPI instead of the
+            # node-local shared-memory path (A/B of GradientSyncOptions::shared_memory).
+            cfgs["hpcai2x1-mpi"] = lambda: hpcai_run(args, "mlp", 2, 1, S, "m", env={"HPCAI_GRAD_SYNC": "mpi"})
         h2, t2 = compare(args, "mlp2", ("mlp", 2, 1), cfgs, S)
         if "mlp2" in only:
             row("MLP 2 ranks x 1 thread", h2, "PyTorch DDP gloo 2x1", t2["ddp"], "1.5x")
@@ -169,6 +173,12 @@ def main():
             eff_best = max(h2["all"]) / (2 * max(h1["all"]))
             out.append("| MLP scaling 2x1 vs 1x1 (same global batch) | %.0f / %.0f | hpcai 1x1 | %.0f / %.0f | efficiency %.2f | efficiency %.2f | >= 0.9 | | |"
                        % (h2["sps"], max(h2["all"]), h1["sps"], max(h1["all"]), eff, eff_best))
+            hm = t2["hpcai2x1-mpi"]
+            out.append("| MLP scaling 2x1 vs 1x1, gradients via MPI (HPCAI_GRAD_SYNC=mpi) | %.0f / %.0f | hpcai 1x1 | %.0f / %.0f | efficiency %.2f | efficiency %.2f | (A/B) | | |"
+                       % (hm["sps"], max(hm["all"]), h1["sps"], max(h1["all"]), hm["sps"] / (2 * h1["sps"]),
+                          max(hm["all"]) / (2 * max(h1["all"]))))
+            notes.append("hpcai MLP 2x1 gradient sync not hidden: shm %.1f%%, MPI %.1f%% of step time" % (
+                100 * h2["comm_frac"], 100 * hm.get("comm_frac", float("nan"))))
     if "cnn" in only:
         log("CNN: hpcai 1x2 vs torch best of OPENBLAS 1/2 with 2 threads")
         C = args.cnn_steps

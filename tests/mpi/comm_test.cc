@@ -1,6 +1,7 @@
 // The MPI communicator under real ranks (ctest runs this binary at np 1, 2, 3).
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -124,7 +125,7 @@ TEST(MpiGradientSync, SumsUnevenTensorsForManyBucketSizes) {
   auto comm = MakeComm();
   ASSERT_TRUE(comm);
   for (int64_t bucket_bytes : {int64_t{0}, int64_t{4}, int64_t{256}, int64_t{4096}, int64_t{1} << 20}) {
-    for (int variant = 0; variant < 3; ++variant) {
+    for (int variant = 0; variant < 4; ++variant) {
       const bool progress = variant != 1;
       const int64_t inplace = variant == 2 ? int64_t{16} << 10 : 0;  // tensors >= 16 KiB unpacked
       Grads g = MakeGrads(kSizes, 2);
@@ -132,12 +133,14 @@ TEST(MpiGradientSync, SumsUnevenTensorsForManyBucketSizes) {
       opt.bucket_bytes = bucket_bytes;
       opt.progress = progress;
       opt.inplace_bytes = inplace;
+      opt.shared_memory = variant == 3;  // variants 0-2: the MPI path
       auto sync = comm->CreateGradientSync(g.tensors, opt);
       ASSERT_TRUE(sync.ok()) << sync.status().ToString();
-      if (bucket_bytes == 4) {
+      EXPECT_STREQ((*sync)->method(), variant == 3 && comm->size() > 1 ? "shm" : "mpi");
+      if (bucket_bytes == 4 && variant != 3) {
         EXPECT_EQ((*sync)->num_buckets(), static_cast<int>(kSizes.size()));
       }
-      if (bucket_bytes == 0 && inplace == 0) {
+      if ((bucket_bytes == 0 && inplace == 0) || (variant == 3 && comm->size() > 1)) {
         EXPECT_EQ((*sync)->num_buckets(), 1);
       }
       for (int step = 0; step < 3; ++step) {
@@ -163,26 +166,91 @@ TEST(MpiGradientSync, SumsUnevenTensorsForManyBucketSizes) {
 TEST(MpiGradientSync, MissingOrShuffledHooksStillReduceEverything) {
   auto comm = MakeComm();
   ASSERT_TRUE(comm);
-  Grads g = MakeGrads(kSizes, 3);
-  GradientSyncOptions opt;
-  opt.bucket_bytes = 1024;
-  auto sync = comm->CreateGradientSync(g.tensors, opt);
-  ASSERT_TRUE(sync.ok());
-  // Step 0: no hook at all -> Wait launches every bucket.
-  // Step 1: hooks in forward order (same on every rank), plus unknown layers.
-  for (int step = 0; step < 2; ++step) {
-    FillExact(&g, comm->rank(), step);
-    if (step == 1) {
-      (*sync)->OnLayerReady(-1);
-      for (int l = 0; l < g.num_layers + 2; ++l) (*sync)->OnLayerReady(l);
-    }
-    ASSERT_TRUE((*sync)->Wait().ok());
-    for (size_t i = 0; i < g.data.size(); ++i) {
-      for (size_t j = 0; j < g.data[i].size(); j += 17) {
-        ASSERT_EQ(g.data[i][j], ExpectedExact(comm->size(), i, j, step));
+  for (bool shm : {false, true}) {
+    SCOPED_TRACE(shm ? "shared memory" : "mpi");
+    Grads g = MakeGrads(kSizes, 3);
+    GradientSyncOptions opt;
+    opt.bucket_bytes = 1024;
+    opt.shared_memory = shm;
+    auto sync = comm->CreateGradientSync(g.tensors, opt);
+    ASSERT_TRUE(sync.ok());
+    // Step 0: no hook at all -> Wait launches every bucket.
+    // Step 1: hooks in forward order (same on every rank), plus unknown layers.
+    for (int step = 0; step < 2; ++step) {
+      FillExact(&g, comm->rank(), step);
+      if (step == 1) {
+        (*sync)->OnLayerReady(-1);
+        for (int l = 0; l < g.num_layers + 2; ++l) (*sync)->OnLayerReady(l);
+      }
+      ASSERT_TRUE((*sync)->Wait().ok());
+      for (size_t i = 0; i < g.data.size(); ++i) {
+        for (size_t j = 0; j < g.data[i].size(); j += 17) {
+          ASSERT_EQ(g.data[i][j], ExpectedExact(comm->size(), i, j, step));
+        }
       }
     }
   }
+}
+
+// The shared-memory path under skew: ranks arrive at random times, hooks
+// fire in different places, and each step's result must still be the exact
+// sum (a rank packing step s+1 while a peer still reads step s would show
+// here), bitwise identical on every rank.
+TEST(MpiGradientSync, SharedMemoryExactUnderSkewAndIdenticalOnAllRanks) {
+  auto comm = MakeComm();
+  ASSERT_TRUE(comm);
+  Grads g = MakeGrads(kSizes, 2);
+  GradientSyncOptions opt;
+  auto sync = comm->CreateGradientSync(g.tensors, opt);
+  ASSERT_TRUE(sync.ok()) << sync.status().ToString();
+  EXPECT_STREQ((*sync)->method(), comm->size() > 1 ? "shm" : "mpi");
+  Rng skew(MixSeed(7, comm->rank()));
+  for (int step = 0; step < 40; ++step) {
+    FillExact(&g, comm->rank(), step);
+    for (int l = g.num_layers - 1; l >= 0; --l) {
+      if (skew.Uniform() < 0.2) usleep(static_cast<useconds_t>(skew.Uniform() * 2000));
+      (*sync)->OnLayerReady(l);
+    }
+    ASSERT_TRUE((*sync)->Wait().ok());
+    if (skew.Uniform() < 0.3) usleep(static_cast<useconds_t>(skew.Uniform() * 3000));
+    for (size_t i = 0; i < g.data.size(); ++i) {
+      for (size_t j = 0; j < g.data[i].size(); j += 5) {
+        ASSERT_EQ(g.data[i][j], ExpectedExact(comm->size(), i, j, step)) << "step " << step << " tensor " << i;
+      }
+    }
+  }
+  // Random floats (sums not exact): every rank holds the same bits.
+  Rng rng(MixSeed(5, comm->rank()));
+  for (auto& d : g.data) {
+    for (float& v : d) v = rng.Normal();
+  }
+  ASSERT_TRUE((*sync)->Wait().ok());
+  uint64_t h = 1469598103934665603ull;
+  for (auto& d : g.data) {
+    for (float v : d) {
+      uint32_t b;
+      std::memcpy(&b, &v, 4);
+      h = (h ^ b) * 1099511628211ull;
+    }
+  }
+  uint64_t lo = h, hi = h;
+  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+  EXPECT_EQ(lo, hi);
+}
+
+TEST(MpiGradientSync, SharedMemoryLimitFallsBackToMpi) {
+  auto comm = MakeComm();
+  ASSERT_TRUE(comm);
+  Grads g = MakeGrads(kSizes, 2);
+  GradientSyncOptions opt;
+  opt.shared_memory_max_bytes = 1024;  // smaller than these gradients
+  auto sync = comm->CreateGradientSync(g.tensors, opt);
+  ASSERT_TRUE(sync.ok());
+  EXPECT_STREQ((*sync)->method(), "mpi");
+  FillExact(&g, comm->rank(), 0);
+  ASSERT_TRUE((*sync)->Wait().ok());
+  EXPECT_EQ(g.data[4][100], ExpectedExact(comm->size(), 4, 100, 0));
 }
 
 // Random floats: overlap (progress on/off, hook timing) must not change a
@@ -192,7 +260,8 @@ TEST(MpiGradientSync, OverlapDoesNotChangeResults) {
   auto comm = MakeComm();
   ASSERT_TRUE(comm);
   std::vector<std::vector<float>> results;
-  for (bool progress : {false, true}) {
+  for (int variant = 0; variant < 3; ++variant) {
+    const bool progress = variant != 0;
     Grads g = MakeGrads(kSizes, 2);
     Rng rng(MixSeed(99, comm->rank()));
     for (auto& d : g.data) {
@@ -201,6 +270,7 @@ TEST(MpiGradientSync, OverlapDoesNotChangeResults) {
     GradientSyncOptions opt;
     opt.bucket_bytes = 64 << 10;
     opt.progress = progress;
+    opt.shared_memory = variant == 2;
     auto sync = comm->CreateGradientSync(g.tensors, opt);
     ASSERT_TRUE(sync.ok());
     for (int l = g.num_layers - 1; l >= 0; --l) {
@@ -230,6 +300,7 @@ TEST(MpiGradientSync, OverlapDoesNotChangeResults) {
   }
   for (size_t k = 0; k < ref.size(); ++k) {
     ASSERT_NEAR(results[1][k], ref[k], 1e-5f * (1.f + std::fabs(ref[k]))) << k;
+    ASSERT_NEAR(results[2][k], ref[k], 1e-5f * (1.f + std::fabs(ref[k]))) << "shm " << k;
   }
 }
 

@@ -63,6 +63,17 @@ struct GradientSyncOptions {
   // without this the allreduce mostly runs in Wait() and nothing overlaps.
   // Off only for benchmarks that measure exactly that.
   bool progress = true;
+  // MPI only: when every rank of the communicator runs on one node, reduce
+  // through one POSIX shared-memory segment (each rank copies its gradients
+  // in, reduces its 1/R slice of all ranks' copies, copies every slice out)
+  // instead of MPI messages, which on shared-memory transports copy each byte
+  // through bounded FIFOs several times (docs/runtime.md has the figures).
+  // Falls back to the bucketed MPI path, agreed by all ranks, when ranks span
+  // nodes, the gradients exceed `shared_memory_max_bytes`, or the segment
+  // cannot be created (e.g. /dev/shm full).  HPCAI_GRAD_SYNC=mpi in the
+  // environment turns it off in hpcai-train (for A/B measurements).
+  bool shared_memory = true;
+  int64_t shared_memory_max_bytes = int64_t{1} << 30;
   // NCCL only: the cudaStream_t (as void*) the backward pass runs on.  Each
   // bucket's allreduce is ordered after that stream's work at OnLayerReady
   // (CUDA events), and Wait() orders this stream after the reductions.
@@ -97,6 +108,9 @@ class GradientSync {
   // backward pass, are reduced here with the blocking MPI_Allreduce: nothing
   // is left to overlap with, and it is faster than the non-blocking one.)
   virtual Status Wait() = 0;
+  // How the gradients travel: "shm" (node-local shared memory), "mpi"
+  // (bucketed MPI_Iallreduce) or "nccl".
+  virtual const char* method() const = 0;
   virtual int num_buckets() const = 0;
   virtual const std::vector<BucketPlan>& plan() const = 0;
   virtual GradientSyncStats TakeStats() = 0;
