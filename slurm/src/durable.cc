@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 namespace hpcai::slurm {
 
@@ -41,27 +40,25 @@ Status WriteVisible(const std::string& path, const std::string& data) {
   return Status::OK();
 }
 
-// fsyncs files and directories concurrently (the file system commits them
-// together).  The first failure is returned.
+// fsyncs files and directories one after the other, in the calling thread.
+// (A thread per path was tried: on this project's machine the thread
+// creations, stack mappings and TLB shootdowns cost more than the overlap of
+// the fsyncs gained: `hpcai submit` 6.9 ms with a thread per path vs 6.1 ms
+// sequential, perf stat, 30 runs each; docs/slurm.md.)  Every path is
+// synced; the first failure is returned.
 Status DurableBarrier(const std::vector<std::string>& paths) {
-  std::vector<Status> results(paths.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    threads.emplace_back([&, i] {
-      int fd = ::open(paths[i].c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        results[i] = Status::IOError("cannot open '" + paths[i] + "' to fsync: " + std::strerror(errno));
-        return;
-      }
-      if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
-        results[i] = Status::IOError("fsync '" + paths[i] + "': " + std::strerror(errno));
-      ::close(fd);
-    });
+  Status first;
+  for (const std::string& path : paths) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (first.ok()) first = Status::IOError("cannot open '" + path + "' to fsync: " + std::strerror(errno));
+      continue;
+    }
+    if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS && first.ok())
+      first = Status::IOError("fsync '" + path + "': " + std::strerror(errno));
+    ::close(fd);
   }
-  for (auto& t : threads) t.join();
-  for (const Status& st : results)
-    if (!st.ok()) return st;
-  return Status::OK();
+  return first;
 }
 
 std::future<Status> DurableBarrierAsync(std::vector<std::string> paths) {
