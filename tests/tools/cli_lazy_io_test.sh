@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # The `hpcai` executable must not load HDF5/MPI at start-up (cli/cli_io.h):
 # they live in libhpcai_cli_io.so, dlopen()ed only by commands that need them.
-#   cli_lazy_io_test.sh BIN_DIR
+#   cli_lazy_io_test.sh BIN_DIR [static|shared]
+# `static`: the build links libstdc++ and yaml-cpp into hpcai (cli/CMakeLists.txt).
 set -uo pipefail
 BIN="$1/hpcai"
+RUNTIME="${2:-shared}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [[ -x "$BIN" ]] || fail "$BIN missing"
 
 # 1. No HDF5 / MPI among the executable's direct dependencies.
 needed="$(readelf -d "$BIN" | grep NEEDED)"
 echo "$needed" | grep -Eq 'hdf5|libmpi|open-pal|open-rte' && fail "hpcai links HDF5/MPI directly: $needed"
+
+# 1b. Start-up: with the static runtime, no libstdc++.so / libyaml-cpp.so either.
+if [[ "$RUNTIME" == static ]]; then
+  [[ "$needed" != *libstdc++* && "$needed" != *yaml-cpp* ]] || fail "static runtime expected, but: $needed"
+  [[ "$needed" == *libslurm* ]] || fail "hpcai does not link libslurm: $needed"
+fi
 
 # 2. ... nor loaded indirectly when a non-data command runs.
 loaded="$(LD_DEBUG=files "$BIN" --version 2>&1 >/dev/null | grep -E 'file=.*(hdf5|libmpi)' || true)"
