@@ -115,22 +115,17 @@ void Bandwidth(Communicator& comm, int64_t min_bytes, int64_t max_bytes, int rep
         MPI_Allreduce(MPI_IN_PLACE, plain.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
       }
       double a = MaxOverRanks((Now() - t0) / iters);
-      MPI_Barrier(MPI_COMM_WORLD);
-      t0 = Now();
-      for (int i = 0; i < iters; ++i) {
-        for (int l = 3; l >= 0; --l) sync.OnLayerReady(l);
-        hpcai::Status st = sync.Wait();
-        if (!st.ok()) Die(st);
-      }
-      double b = MaxOverRanks((Now() - t0) / iters);
-      MPI_Barrier(MPI_COMM_WORLD);
-      t0 = Now();
-      for (int i = 0; i < iters; ++i) {
-        for (int l = 3; l >= 0; --l) shm.OnLayerReady(l);
-        hpcai::Status st = shm.Wait();
-        if (!st.ok()) Die(st);
-      }
-      double c = MaxOverRanks((Now() - t0) / iters);
+      auto timed = [&](GradientSync& gs) {  // all hooks, then Wait; slowest rank's time
+        MPI_Barrier(MPI_COMM_WORLD);
+        const double start = Now();
+        for (int i = 0; i < iters; ++i) {
+          for (int l = 3; l >= 0; --l) gs.OnLayerReady(l);
+          hpcai::Status st = gs.Wait();
+          if (!st.ok()) Die(st);
+        }
+        return MaxOverRanks((Now() - start) / iters);
+      };
+      const double b = timed(sync), c = timed(shm);
       if (rep > 0) {
         t_mpi.push_back(a);
         t_sync.push_back(b);
