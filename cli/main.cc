@@ -3,10 +3,32 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string_view>
 
 #include "common.h"
+#include "hpcai/slurm/backend.h"
+
+namespace {
+
+// `hpcai submit SPEC` that will reach Slurm: not --dry-run, --help or the
+// local backend.  Only a hint for starting Slurm's client set-up early; the
+// submit command decides for itself.
+bool WillSubmitToSlurm(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) != "submit") return false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--dry-run" || a == "-h" || a == "--help" || a == "--backend=local") return false;
+    if (a == "--backend" && i + 1 < argc && std::string_view(argv[i + 1]) == "local") return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  // Slurm's client set-up (slurm.conf, plugins: ~1 ms) runs on a background
+  // thread while the command line and the spec are parsed (docs/slurm.md).
+  if (WillSubmitToSlurm(argc, argv)) hpcai::slurm::PrewarmSlurmApi();
   CLI::App app{"hpcai: run data-parallel training experiments on Slurm clusters.\n"
                "Write experiment.yaml, then `hpcai submit experiment.yaml`."};
   app.set_version_flag("-V,--version", std::string("hpcai ") + HPCAI_VERSION);
