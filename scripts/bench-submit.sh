@@ -44,12 +44,18 @@ h=$(median < "$WORK/hpcai"); s=$(median < "$WORK/sbatch"); c=$(median < "$WORK/h
 v=$(median < "$WORK/version"); sv=$(median < "$WORK/sbatch_version")
 echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS"
 echo
-echo "| what | median wall (ms) | vs sbatch |"
-echo "|---|---|---|"
-echo "| \`sbatch --parsable job.sbatch\` (reference) | $(ms "$s") | 1.00 |"
-echo "| \`hpcai submit\` (libslurm) | $(ms "$h") | $(awk "BEGIN { printf \"%.2f\", $h / $s }") |"
-echo "| \`hpcai submit\` (HPCAI_SLURM_API=cli: runs sbatch) | $(ms "$c") | $(awk "BEGIN { printf \"%.2f\", $c / $s }") |"
-echo "| \`hpcai --version\` (process start-up only) | $(ms "$v") | $(awk "BEGIN { printf \"%.2f\", $v / $s }") |"
-echo "| \`sbatch --version\` (process start-up only) | $(ms "$sv") | $(awk "BEGIN { printf \"%.2f\", $sv / $s }") |"
+# Fastest run of each (the cost without interference: every submission also
+# starts a job, whose launch competes for the same two cores).
+best() { sort -n | head -1; }
+hb=$(best < "$WORK/hpcai"); sb=$(best < "$WORK/sbatch"); cb=$(best < "$WORK/hpcai_cli")
+vb=$(best < "$WORK/version"); svb=$(best < "$WORK/sbatch_version")
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+echo "| what | median wall (ms) | vs sbatch | fastest (ms) | vs sbatch's fastest |"
+echo "|---|---|---|---|---|"
+echo "| \`sbatch --parsable job.sbatch\` (reference) | $(ms "$s") | 1.00 | $(ms "$sb") | 1.00 |"
+echo "| \`hpcai submit\` (libslurm) | $(ms "$h") | $(ratio "$h" "$s") | $(ms "$hb") | $(ratio "$hb" "$sb") |"
+echo "| \`hpcai submit\` (HPCAI_SLURM_API=cli: runs sbatch) | $(ms "$c") | $(ratio "$c" "$s") | $(ms "$cb") | $(ratio "$cb" "$sb") |"
+echo "| \`hpcai --version\` (process start-up only) | $(ms "$v") | $(ratio "$v" "$s") | $(ms "$vb") | $(ratio "$vb" "$sb") |"
+echo "| \`sbatch --version\` (process start-up only) | $(ms "$sv") | $(ratio "$sv" "$s") | $(ms "$svb") | $(ratio "$svb" "$sb") |"
 echo
 echo "hpcai submit minus its start-up: $(ms "$(awk "BEGIN { print $h - $v }")") ms; sbatch minus its start-up: $(ms "$(awk "BEGIN { print $s - $sv }")") ms"
