@@ -59,8 +59,20 @@ std::vector<RunRow> MakeRows(const std::vector<slurm::RunStatus>& runs) {
     row.status = *s;
     row.depth = depth;
     if (!s->missing && s->record && s->record->kind != "sweep") {
-      auto hb = io::ReadHeartbeat(io::RunPaths{s->entry.dir});
-      if (hb.ok()) row.heartbeat = *hb;
+      const io::RunPaths paths{s->entry.dir};
+      auto hb = io::ReadHeartbeat(paths);
+      if (hb.ok()) {
+        // The trainer asked its job script for a requeue; when `scontrol
+        // requeue` failed, the script says so in the exit record.
+        if (hb->phase == "preempted" && hb->note.rfind("requeue requested", 0) == 0) {
+          if (auto text = fs::ReadFile(paths.exit_file(hb->job_id, hb->restart), 1 << 16); text.ok()) {
+            auto ex = Json::Parse(*text);
+            if (ex.ok() && !ex->get("requeue").as_string().empty())
+              hb->note = "requeue " + ex->get("requeue").as_string();
+          }
+        }
+        row.heartbeat = *hb;
+      }
     }
     rows.push_back(std::move(row));
   };
@@ -84,10 +96,13 @@ void PrintStatusTable(std::ostream& out, const std::vector<RunRow>& rows, bool c
   for (const RunRow& r : rows) {
     const auto& s = r.status;
     std::string reason = s.reason;
-    // A checkpointed run that stopped for good: say why it was not requeued.
-    if (s.state == "PREEMPTED" && r.heartbeat && r.heartbeat->phase == "preempted" && !r.heartbeat->note.empty() &&
-        r.heartbeat->note.rfind("requeued", 0) != 0)
-      reason = r.heartbeat->note + "; hpcai resume";
+    // A checkpointed run that stopped for good: say why it was not requeued
+    // ("requeue requested" alone: the job script did not act on it, so the
+    // generic reason from the exit code stands; "requeued": older trainers).
+    const std::string note = r.heartbeat ? r.heartbeat->note : "";
+    if (s.state == "PREEMPTED" && r.heartbeat && r.heartbeat->phase == "preempted" && !note.empty() &&
+        note.rfind("requeue requested", 0) != 0 && note.rfind("requeued", 0) != 0)
+      reason = note + "; hpcai resume";
     if (s.exit_code && *s.exit_code != 0 && reason.find("exit") == std::string::npos &&
         (s.state == "FAILED" || s.state == "PREEMPTED"))
       reason = "exit " + std::to_string(*s.exit_code) + (reason.empty() ? "" : "; " + reason);

@@ -4,7 +4,7 @@
 //   hpcai-train --run-dir RUN            (a single process, for debugging)
 //
 // Exit codes (docs/exit-codes.md): 0 done, 2 spec/usage, 3 data, 4 numerical,
-// 75 preempted (checkpointed and requeued), 1 anything else.
+// 75 preempted (checkpointed; the job script requeues when asked), 1 anything else.
 #include <mpi.h>
 #include <unistd.h>
 
@@ -142,36 +142,46 @@ int RunRank(const Args& args) {
     std::fflush(stdout);
   }
   if (s.stop_signal != 0) {
-    // The checkpoint is durable (Train waited for it).  Rank 0 requeues the
-    // job while every rank is still alive, then all leave with 75.
-    std::string line;
+    // The checkpoint is durable (Train waited for it).  Rank 0 decides about
+    // the requeue and, if one is due, leaves the request for the job script,
+    // which runs `scontrol requeue` after this step has exited: Slurm stops a
+    // job as soon as it is requeued, so a requeue from here could kill the
+    // ranks before this line reached the log (docs/slurm.md).  All leave with 75.
     if (rank == 0) {
       const RankEnvironment env = ResolveRankEnvironment(spec, comm->local_rank(), args.threads,
                                                          [](const char* n) { return std::getenv(n); });
-      // Before the requeue: Slurm stops the job as soon as it is requeued, so
-      // the step may end by that signal instead of 75.  This marker tells the
-      // job script the checkpoint was durable first (docs/slurm.md).
+      const io::RunPaths paths{args.run_dir};
+      // The job script records a step that ends by a signal after this point
+      // (srun --kill-on-bad-exit stopping the ranks as the first one exits 75,
+      // Slurm's kill at the time limit) as checkpointed, 75.
       const char* job = std::getenv("HPCAI_JOB_ID");
       const char* restart = std::getenv("HPCAI_RESTART");
       if (job && restart && *job && *restart) {
         Json mark = Json::MakeObject();
         mark.set("step", s.steps);
         mark.set("signal", s.stop_signal);
-        const std::string path = fs::Join(fs::Join(args.run_dir, "logs"),
-                                          "checkpointed-" + std::string(job) + "-" + restart + ".json");
-        Status w = fs::AtomicWriteFile(path, mark.dump() + "\n");
+        const RankLogName name = RankLogNameFromEnv(job, restart);  // the names the job script uses
+        Status w = fs::AtomicWriteFile(paths.checkpointed_marker(name.job_id, name.restart), mark.dump() + "\n");
         if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s\n", w.ToString().c_str());
       }
-      RequeueOutcome rq = RequeueAfterPreemption(spec.preemption, env);
-      line = "hpcai-train: preempted" +
-             (s.stop_signal > 0 ? " by SIG" + std::string(sigabbrev_np(s.stop_signal) ? sigabbrev_np(s.stop_signal) : "?")
-                                : std::string()) +
-             " after step " + std::to_string(s.steps) + ": checkpoint written; " + rq.message +
-             (rq.requeued ? "" : "; continue with `hpcai resume " + args.run_dir + "`");
+      RequeueDecision rq = DecideRequeue(spec.preemption, env);
+      if (rq.requeue) {
+        Status w = WriteRequeueRequest(args.run_dir, spec.preemption, env, s.steps, s.stop_signal);
+        if (!w.ok()) {
+          rq.requeue = false;
+          rq.message = "not requeued: the request for the job script was not written (" + w.message() + ")";
+          rq.reason = "requeue request not written";
+        }
+      }
+      const std::string line =
+          "hpcai-train: preempted" +
+          (s.stop_signal > 0 ? " by SIG" + std::string(sigabbrev_np(s.stop_signal) ? sigabbrev_np(s.stop_signal) : "?")
+                             : std::string()) +
+          " after step " + std::to_string(s.steps) + ": checkpoint written; " + rq.message +
+          (rq.requeue ? "" : "; continue with `hpcai resume " + args.run_dir + "`");
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
       // `hpcai status` shows why a checkpointed run stopped for good.
-      const io::RunPaths paths{args.run_dir};
       if (auto hb = io::ReadHeartbeat(paths); hb.ok()) {
         hb->note = rq.reason;
         Status w = io::WriteHeartbeat(paths, *hb);

@@ -1,57 +1,13 @@
 #include "hpcai/runtime/preemption.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include "hpcai/base/fs.h"
+#include "hpcai/base/json.h"
+#include "hpcai/io/rundir.h"
 
 namespace hpcai::runtime {
 
-int RunCommand(const std::vector<std::string>& argv, std::string* output) {
-  output->clear();
-  if (argv.empty()) return -1;
-  int fds[2];
-  if (pipe(fds) != 0) {
-    *output = std::string("pipe: ") + std::strerror(errno);
-    return -1;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    *output = std::string("fork: ") + std::strerror(errno);
-    close(fds[0]);
-    close(fds[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) output->append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
-RequeueOutcome RequeueAfterPreemption(const PreemptionSpec& preemption, const RankEnvironment& env,
-                                      const CommandRunner& run) {
-  RequeueOutcome out;
+RequeueDecision DecideRequeue(const PreemptionSpec& preemption, const RankEnvironment& env) {
+  RequeueDecision out;
   if (!preemption.requeue) {
     out.message = "not requeued (preemption.requeue is false)";
     out.reason = "preemption.requeue is false";
@@ -68,20 +24,26 @@ RequeueOutcome RequeueAfterPreemption(const PreemptionSpec& preemption, const Ra
     out.reason = "max_restarts (" + std::to_string(preemption.max_restarts) + ") reached";
     return out;
   }
-  std::string output;
-  const int rc = run({"scontrol", "requeue", env.job_id}, &output);
-  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-  if (rc != 0) {
-    out.message = "requeue of job " + env.job_id + " failed (scontrol exit " + std::to_string(rc) + ": " + output + ")";
-    out.reason = "requeue failed (scontrol exit " + std::to_string(rc) + ")";
-    return out;
-  }
-  out.requeued = true;
-  out.reason = "requeued (restart " + std::to_string(env.restart + 1) + " of " +
+  out.requeue = true;
+  out.message = "requeue requested for job " + env.job_id + " (restart " + std::to_string(env.restart + 1) +
+                " of at most " + std::to_string(preemption.max_restarts) + ")";
+  out.reason = "requeue requested (restart " + std::to_string(env.restart + 1) + " of " +
                std::to_string(preemption.max_restarts) + ")";
-  out.message = "requeued job " + env.job_id + " (restart " + std::to_string(env.restart + 1) + " of at most " +
-                std::to_string(preemption.max_restarts) + ")";
   return out;
+}
+
+Status WriteRequeueRequest(const std::string& run_dir, const PreemptionSpec& preemption,
+                           const RankEnvironment& env, int64_t step, int signal) {
+  Json j = Json::MakeObject();
+  j.set("job_id", env.job_id);
+  j.set("restart", env.restart);
+  j.set("next_restart", env.restart + 1);
+  j.set("max_restarts", preemption.max_restarts);
+  j.set("step", step);
+  j.set("signal", signal);
+  const io::RunPaths paths{run_dir};
+  HPCAI_RETURN_IF_ERROR(fs::MakeDirs(paths.logs_dir()));
+  return fs::AtomicWriteFile(paths.requeue_request(env.job_id, env.restart), j.dump() + "\n");
 }
 
 }  // namespace hpcai::runtime

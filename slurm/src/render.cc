@@ -233,6 +233,9 @@ Result<JobRequest> MakeJobRequest(const ScriptInput& in) {
                                    " is out of range 0..65535");
   j.lead_seconds = p.lead_seconds;
   j.requeue = p.requeue;
+  if (p.max_restarts < 0 || p.max_restarts > 1000)
+    return Status::InvalidArgument("preemption.max_restarts: " + std::to_string(p.max_restarts) +
+                                   " is out of range 0..1000");
 
   if (spec.launcher != "srun" && spec.launcher != "mpirun")
     return Status::InvalidArgument("launcher: '" + Printable(spec.launcher) + "' is not one of srun, mpirun");
@@ -352,14 +355,22 @@ Result<std::string> RenderJobScript(const ScriptInput& in) {
   o << "echo \"hpcai: job $HPCAI_JOB_ID restart $HPCAI_RESTART on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n";
   o << "\n";
   o << "# Records how the step ended in logs/exit-<job>-<restart>.json (atomic rename;\n";
-  o << "# read by `hpcai status`) and exits with the step's code.\n";
-  o << "hpcai_finish() {\n";
+  o << "# read by `hpcai status`).  $2, if given, is what became of a requeue the\n";
+  o << "# trainer asked for (\"failed (scontrol exit N)\"); the first call's time is kept.\n";
+  o << "hpcai_now=\n";
+  o << "hpcai_record() {\n";
   o << "  hpcai_f=\"$HPCAI_RUN_DIR/logs/exit-$HPCAI_JOB_ID-$HPCAI_RESTART.json\"\n";
-  o << "  hpcai_now=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n";
-  o << "  printf '{\"job_id\":\"%s\",\"restart\":%d,\"exit\":%d,\"finished_at\":\"%s\"}\\n' \\\n";
-  o << "    \"$HPCAI_JOB_ID\" \"$HPCAI_RESTART\" \"$1\" \"$hpcai_now\" >\"$hpcai_f.tmp.$$\"\n";
+  o << "  hpcai_now=\"${hpcai_now:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}\"\n";
+  o << "  hpcai_more=\n";
+  o << "  if [ -n \"${2:-}\" ]; then hpcai_more=\",\\\"requeue\\\":\\\"$2\\\"\"; fi\n";
+  o << "  printf '{\"job_id\":\"%s\",\"restart\":%d,\"exit\":%d,\"finished_at\":\"%s\"%s}\\n' \\\n";
+  o << "    \"$HPCAI_JOB_ID\" \"$HPCAI_RESTART\" \"$1\" \"$hpcai_now\" \"$hpcai_more\" >\"$hpcai_f.tmp.$$\"\n";
   o << "  sync \"$hpcai_f.tmp.$$\" 2>/dev/null\n";
   o << "  mv -f \"$hpcai_f.tmp.$$\" \"$hpcai_f\"\n";
+  o << "}\n";
+  o << "# Records the end and exits with the step's code.\n";
+  o << "hpcai_finish() {\n";
+  o << "  hpcai_record \"$1\"\n";
   o << "  echo \"hpcai: step ended with exit code $1 at $hpcai_now\"\n";
   o << "  exit \"$1\"\n";
   o << "}\n";
@@ -428,14 +439,45 @@ Result<std::string> RenderJobScript(const ScriptInput& in) {
   o << "  hpcai_rc=$hpcai_w\n";
   o << "  break\n";
   o << "done\n";
-  o << "# A step that requeued its own job is then stopped by Slurm; if it had made its\n";
-  o << "# checkpoint durable first (it leaves this marker), the attempt ended checkpointed.\n";
+  o << "# A step stopped by a signal after its preemption checkpoint was durable (rank 0\n";
+  o << "# leaves this marker; srun --kill-on-bad-exit or Slurm's kill can stop the other\n";
+  o << "# ranks as they exit) ended checkpointed.\n";
   o << "if [ \"$hpcai_rc\" != 0 ] && [ \"$hpcai_rc\" != 75 ] &&\n";
   o << "   [ -f \"$HPCAI_RUN_DIR/logs/checkpointed-$HPCAI_JOB_ID-$HPCAI_RESTART.json\" ]; then\n";
   o << "  echo \"hpcai: step ended with $hpcai_rc after its preemption checkpoint; recorded as 75\"\n";
   o << "  hpcai_rc=75\n";
   o << "fi\n";
-  o << "hpcai_finish \"$hpcai_rc\"\n";
+  if (!j.requeue) {
+    o << "hpcai_finish \"$hpcai_rc\"\n";
+    return o.str();
+  }
+  std::string ignore = j.signal == "TERM" ? "TERM" : j.signal + " TERM";
+  o << "hpcai_record \"$hpcai_rc\"\n";
+  o << "echo \"hpcai: step ended with exit code $hpcai_rc at $hpcai_now\"\n";
+  const std::string head = "# ---- requeue (preemption.requeue, max_restarts " +
+                           std::to_string(spec.preemption.max_restarts) + ") ";
+  o << "\n" << head << std::string(head.size() < 80 ? 80 - head.size() : 3, '-') << "\n";
+  o << "# Done here, after the step exited, never by the ranks: Slurm stops a job as soon as\n";
+  o << "# it is requeued, which would kill a running step before its last lines were logged.\n";
+  o << "# hpcai-train rank 0 asks for it (it checked max_restarts) by writing\n";
+  o << "# logs/requeue-<job>-<restart>.json after its checkpoint was durable, then exits 75.\n";
+  o << "# The requeue is the last action: Slurm then sends TERM (ignored from here on, also\n";
+  o << "# by scontrol) and KILL after KillWait; only the log line follows.\n";
+  o << "if [ \"$hpcai_rc\" = 75 ] && [ -n \"${SLURM_JOB_ID:-}\" ] &&\n";
+  o << "   [ -f \"$HPCAI_RUN_DIR/logs/requeue-$HPCAI_JOB_ID-$HPCAI_RESTART.json\" ]; then\n";
+  o << "  case \"$HPCAI_RESTART\" in ''|*[!0-9]*) hpcai_next='?' ;; *) hpcai_next=$((10#$HPCAI_RESTART + 1)) ;; esac\n";
+  o << "  trap '' " << ignore << "\n";
+  o << "  if hpcai_out=\"$(scontrol requeue \"$SLURM_JOB_ID\" 2>&1)\"; then\n";
+  o << "    echo \"hpcai: requeued job $HPCAI_JOB_ID (restart $hpcai_next of at most "
+    << spec.preemption.max_restarts << ")\"\n";
+  o << "  else\n";
+  o << "    hpcai_w=$?\n";
+  o << "    echo \"hpcai: requeue of job $HPCAI_JOB_ID failed (scontrol exit $hpcai_w): $hpcai_out\"\n";
+  o << "    echo \"hpcai: the checkpoint is kept; continue with \\`hpcai resume $HPCAI_RUN_DIR\\`\"\n";
+  o << "    hpcai_record \"$hpcai_rc\" \"failed (scontrol exit $hpcai_w)\"\n";
+  o << "  fi\n";
+  o << "fi\n";
+  o << "exit \"$hpcai_rc\"\n";
   return o.str();
 }
 

@@ -25,11 +25,19 @@ wait_job_final() {
 # waits for AuthInfo's cred_expire), make it eligible now.  Safe to call in a
 # loop: a requeue that is still completing resets the begin time afterwards,
 # so callers keep calling it until the job has started.
+# Not within 2 s of the requeue (SubmitTime is reset by it): slurmd refuses to
+# start a job whose credential is not newer, in whole seconds, than the
+# requeue's revocation of the old one ("Job credential revoked"; the job then
+# ends FAILED).  Slurm's own hold avoids that; StartTime=now does not.
 release_held() {
-  local line
+  local line submit
   line="$(scontrol -o show job "$1" 2>/dev/null || true)"
   case "$line" in
     *JobState=PENDING*Reason=BeginTime*|*JobState=PENDING*Reason=None*)
+      submit="$(grep -o 'SubmitTime=[^ ]*' <<< "$line" | cut -d= -f2 || true)"
+      if [ -n "$submit" ] && [ $(( $(date +%s) - $(date -d "$submit" +%s 2>/dev/null || echo 0) )) -lt 2 ]; then
+        return 0
+      fi
       scontrol update JobId="$1" StartTime=now >/dev/null 2>&1 || true ;;
   esac
 }

@@ -2,8 +2,11 @@
 # Issue 4/7: requeues.  (a) `scontrol requeue` by hand: status shows the
 # restart count and `hpcai logs` has both starts.  (b) A preemption exactly as
 # Slurm delivers it (`scancel --signal=USR1 --batch`, what --signal=B:USR1@lead
-# does): the script forwards it, the rank requeues its job and exits 75, the
-# job comes back as restart 1 and completes.
+# does): the script forwards it, the rank asks for a requeue
+# (logs/requeue-<job>-<restart>.json) and exits 75, then the job script
+# records the exit and requeues the job as its last action; the job comes back
+# as restart 1 and completes.  (c) The same with a `scontrol` that refuses:
+# the run ends PREEMPTED and `hpcai status` says why.
 set -euo pipefail
 source "$(dirname "$0")/hpcai_lib.sh"
 
@@ -48,7 +51,7 @@ job="$(slurm_job_of "$run")"
 follower=$!
 wait_log "$run" "tiny-train rank 0 on" 60
 scancel --signal=USR1 --batch "$job"
-wait_log "$run" "requeued $job" 30 0
+wait_log "$run" "hpcai: requeued job $job (restart 1 of at most 5)" 30 0
 wait_restarts "$run" 1 30
 wait_state_releasing "$run" "$job" 90 COMPLETED
 deadline=$((SECONDS + 20))
@@ -66,5 +69,33 @@ e1="$(cat "$WORK/runs/$run/logs/exit-$job-1.json")"
 expect_contains "$e0" '"exit":75' "first start ended checkpointed"
 expect_contains "$e1" '"exit":0' "second start completed"
 expect_contains "$("$H" logs "$run" --attempt 0)" "got SIGUSR1" "script got the batch signal"
-expect_contains "$("$H" logs "$run" --attempt 0)" "step ended with exit code 75" "script waited for the step"
+log0="$("$H" logs "$run" --attempt 0)"
+expect_contains "$log0" "step ended with exit code 75" "script waited for the step"
+expect_contains "$log0" "tiny-train rank 0: requeue requested for job $job" "the rank asked for the requeue"
+# Order in the log: the rank's request, the step's end, then the requeue (the last action).
+line_of() { grep -n -m1 -F "$1" <<< "$2" | cut -d: -f1 || true; }
+l_req="$(line_of "requeue requested for job" "$log0")"
+l_end="$(line_of "step ended with exit code 75" "$log0")"
+l_rq="$(line_of "hpcai: requeued job $job" "$log0")"
+[ -n "$l_req" ] && [ -n "$l_end" ] && [ -n "$l_rq" ] && [ "$l_req" -lt "$l_end" ] && [ "$l_end" -lt "$l_rq" ] \
+  || fail "log order (request $l_req, step end $l_end, requeue $l_rq) in: $log0"
+
+# (c) the job script's `scontrol requeue` fails: no requeue, the reason in status
+mkdir -p "$WORK/fakebin"
+printf '#!/bin/sh\necho "scontrol: error: refused by the test ($*)" >&2\nexit 1\n' > "$WORK/fakebin/scontrol"
+chmod +x "$WORK/fakebin/scontrol"
+write_spec "$WORK/c.yaml" requeue-c 6 0 "    TINY_REQUEUE: \"1\"" "  setup:" "    - \"export PATH=$WORK/fakebin:\$PATH\""
+run="$(submit_id "$WORK/c.yaml")"
+job="$(slurm_job_of "$run")"
+wait_log "$run" "tiny-train rank 0 on" 60
+scancel --signal=USR1 --batch "$job"
+wait_state "$run" 60 PREEMPTED
+log="$("$H" logs "$run")"
+expect_contains "$log" "hpcai: requeue of job $job failed (scontrol exit 1): scontrol: error: refused by the test (requeue $job)" "log names the failure"
+expect_contains "$log" "continue with \`hpcai resume $WORK/runs/$run\`" "log gives the hint"
+expect_contains "$(cat "$WORK/runs/$run/logs/exit-$job-0.json")" '"exit":75,' "exit record"
+expect_contains "$(cat "$WORK/runs/$run/logs/exit-$job-0.json")" '"requeue":"failed (scontrol exit 1)"' "exit record names the failed requeue"
+expect_eq "$(field "$run" restarts)" 0 "no restart after a failed requeue"
+expect_eq "$(field "$run" progress.note)" "requeue failed (scontrol exit 1)" "note in --json"
+expect_contains "$("$H" status "$run")" "requeue failed (scontrol exit 1); hpcai resume" "status names why"
 echo PASS

@@ -3,8 +3,9 @@
 # training (hpcai-train under mpirun, submitted by `hpcai submit`).
 #  (a) resources.time 1 min, lead_seconds 50 -> #SBATCH --signal=B:USR1@50.
 #      Slurm's timer checks warn signals every ~30 s, so each start gets the
-#      signal 10-40 s after it began; the ranks checkpoint, rank 0 requeues,
-#      the next start resumes from the checkpoint.  The work is sized from
+#      signal 10-40 s after it began; the ranks checkpoint, rank 0 asks for a
+#      requeue and all exit 75, the job script requeues the job, the next
+#      start resumes from the checkpoint.  The work is sized from
 #      calibration runs to ~120 s of CPU, more than two starts can hold, so
 #      the run must complete over >= 2 requeues; every start after the first
 #      resumes exactly where the one before stopped, and the final checkpoint
@@ -114,7 +115,8 @@ wait_state_releasing "$run" "$job" 600 COMPLETED
 restarts="$(field "$run" restarts)"
 echo "run a completed after $restarts requeues"
 [ "$restarts" -ge 2 ] || fail "run a: only $restarts requeues (expected >= 2)"
-# Every start but the last: Slurm's signal, a checkpoint, a requeue, exit 75;
+# Every start but the last: Slurm's signal, a checkpoint, a requeue request,
+# exit 75, then the job script's requeue (its last line);
 # every start but the first resumed where the one before stopped.
 prev_step=0
 for i in $(seq 0 "$restarts"); do
@@ -124,8 +126,10 @@ for i in $(seq 0 "$restarts"); do
   fi
   if [ "$i" -lt "$restarts" ]; then
     expect_contains "$log" "got SIGUSR1" "start $i: the job script got Slurm's signal"
-    line="$(echo "$log" | grep -o 'preempted by SIGUSR1 after step [0-9]*: checkpoint written; requeued job [0-9]*' || true)"
-    [ -n "$line" ] || fail "start $i: no requeue line in: $log"
+    line="$(grep -o "preempted by SIGUSR1 after step [0-9]*: checkpoint written; requeue requested for job $job (restart $((i + 1)) of at most 20)" <<< "$log" || true)"
+    [ -n "$line" ] || fail "start $i: no requeue request line in: $log"
+    expect_contains "$log" "hpcai: step ended with exit code 75" "start $i: the step exited 75"
+    expect_contains "$log" "hpcai: requeued job $job (restart $((i + 1)) of at most 20)" "start $i: the job script requeued the job"
     step="$(echo "$line" | grep -o 'after step [0-9]*' | grep -o '[0-9]*$')"
     [ "$step" -gt "$prev_step" ] || fail "start $i made no progress ($prev_step -> $step)"
     expect_contains "$(cat "$WORK/runs/$run/logs/exit-$job-$i.json")" '"exit":75' "start $i exit"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Issue 7 (preemption inside a Slurm job): `scancel --signal=USR1 --batch` on a
 # running 2-rank training job -> the job script forwards the signal to mpirun,
-# the ranks agree at a step boundary, checkpoint, rank 0 runs
-# `scontrol requeue`, all exit 75; Slurm starts the job again
+# the ranks agree at a step boundary, checkpoint, rank 0 asks for a requeue
+# (logs/requeue-<job>-<restart>.json), all exit 75; the job script, once the
+# step has exited, runs `scontrol requeue` (as hpcai's job.sbatch does: a
+# requeue while the ranks run would stop them, and could lose their last log
+# lines, before they exit); Slurm starts the job again
 # (SLURM_RESTART_COUNT=1, made eligible at once with StartTime=now); the new
 # attempt resumes from the checkpoint and completes with a final checkpoint
 # bitwise equal to an uninterrupted run's.
@@ -44,6 +47,10 @@ trap 'kill -USR1 \$pid' USR1
 wait \$pid; rc=\$?
 if [ \$rc -gt 128 ]; then wait \$pid; rc=\$?; fi
 echo "exit=\$rc"
+if [ \$rc = 75 ] && [ -f "$run/logs/requeue-\$SLURM_JOB_ID-\${SLURM_RESTART_COUNT:-0}.json" ]; then
+  trap '' USR1 TERM  # Slurm stops the job once it is requeued
+  scontrol requeue "\$SLURM_JOB_ID" && echo "requeued job \$SLURM_JOB_ID by the job script"
+fi
 exit \$rc
 JOB
 jid="$(sbatch --parsable "$run/job.sh")"
@@ -68,8 +75,14 @@ done
 state="$(wait_job_final_releasing "$jid" 300)"
 cat "$run/out.txt"
 [ "$state" = COMPLETED ] || fail "job $jid ended $state"
-grep -q "preempted by SIGUSR1 after step [0-9]*: checkpoint written; requeued job $jid (restart 1 of at most 3)" \
-  "$run/out.txt" || fail "no requeue line"
+line_of() { grep -n -m1 -e "$1" "$run/out.txt" | cut -d: -f1 || true; }
+l_req="$(line_of "preempted by SIGUSR1 after step [0-9]*: checkpoint written; requeue requested for job $jid (restart 1 of at most 3)$")"
+l_exit="$(line_of '^exit=75$')"
+l_rq="$(line_of "^requeued job $jid by the job script$")"
+[ -n "$l_req" ] || fail "no requeue request line"
+[ -n "$l_exit" ] || fail "the first attempt did not exit 75"
+[ -n "$l_rq" ] || fail "no requeue line"
+[ "$l_req" -lt "$l_exit" ] && [ "$l_exit" -lt "$l_rq" ] || fail "order: request $l_req, exit $l_exit, requeue $l_rq"
 grep -q '^attempt restart=1$' "$run/out.txt" || fail "no second attempt with SLURM_RESTART_COUNT=1"
 grep -q "resuming from .*ckpt-[0-9]*.h5" "$run/out.txt" || fail "second attempt did not resume"
 grep -q "^hpcai-train: done: $total/$total steps" "$run/out.txt" || fail "no completion line"

@@ -2,33 +2,35 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>  // mkdtemp
+
+#include "hpcai/base/fs.h"
+#include "hpcai/base/json.h"
+#include "hpcai/io/rundir.h"
+
 namespace hpcai::runtime {
 namespace {
 
-struct FakeScontrol {
-  std::vector<std::vector<std::string>> calls;
-  int rc = 0;
-  std::string output;
-  CommandRunner Runner() {
-    return [this](const std::vector<std::string>& argv, std::string* out) {
-      calls.push_back(argv);
-      *out = output;
-      return rc;
-    };
-  }
-};
-
-TEST(Requeue, RequeuesArrayTaskByItsId) {
+TEST(Requeue, RequestsRequeueOfArrayTaskByItsId) {
   PreemptionSpec p;
   RankEnvironment env;
   env.job_id = "100_3";
   env.restart = 1;
-  FakeScontrol f;
-  auto r = RequeueAfterPreemption(p, env, f.Runner());
-  EXPECT_TRUE(r.requeued);
-  ASSERT_EQ(f.calls.size(), 1u);
-  EXPECT_EQ(f.calls[0], (std::vector<std::string>{"scontrol", "requeue", "100_3"}));
-  EXPECT_NE(r.message.find("restart 2 of at most 5"), std::string::npos) << r.message;
+  auto r = DecideRequeue(p, env);
+  EXPECT_TRUE(r.requeue);
+  EXPECT_EQ(r.message, "requeue requested for job 100_3 (restart 2 of at most 5)");
+  EXPECT_EQ(r.reason, "requeue requested (restart 2 of 5)");
+}
+
+TEST(Requeue, LastAllowedRestartIsStillRequested) {
+  PreemptionSpec p;
+  p.max_restarts = 2;
+  RankEnvironment env;
+  env.job_id = "7";
+  env.restart = 1;
+  auto r = DecideRequeue(p, env);
+  EXPECT_TRUE(r.requeue);
+  EXPECT_EQ(r.message, "requeue requested for job 7 (restart 2 of at most 2)");
 }
 
 TEST(Requeue, RespectsMaxRestartsAndSettings) {
@@ -37,46 +39,64 @@ TEST(Requeue, RespectsMaxRestartsAndSettings) {
   RankEnvironment env;
   env.job_id = "7";
   env.restart = 2;
-  FakeScontrol f;
-  auto r = RequeueAfterPreemption(p, env, f.Runner());
-  EXPECT_FALSE(r.requeued);
-  EXPECT_TRUE(f.calls.empty());
-  EXPECT_NE(r.message.find("max_restarts (2) reached"), std::string::npos) << r.message;
+  auto r = DecideRequeue(p, env);
+  EXPECT_FALSE(r.requeue);
+  EXPECT_EQ(r.message, "not requeued: preemption.max_restarts (2) reached (this is restart 2)");
   EXPECT_EQ(r.reason, "max_restarts (2) reached");
 
-  p.requeue = false;
+  p.max_restarts = 0;
   env.restart = 0;
-  r = RequeueAfterPreemption(p, env, f.Runner());
-  EXPECT_FALSE(r.requeued);
+  r = DecideRequeue(p, env);
+  EXPECT_FALSE(r.requeue);
+  EXPECT_EQ(r.reason, "max_restarts (0) reached");
+
+  p.max_restarts = 5;
+  p.requeue = false;
+  r = DecideRequeue(p, env);
+  EXPECT_FALSE(r.requeue);
   EXPECT_NE(r.message.find("requeue is false"), std::string::npos);
   EXPECT_EQ(r.reason, "preemption.requeue is false");
 
   p.requeue = true;
   env.job_id = "";
-  r = RequeueAfterPreemption(p, env, f.Runner());
-  EXPECT_FALSE(r.requeued);
+  r = DecideRequeue(p, env);
+  EXPECT_FALSE(r.requeue);
   EXPECT_NE(r.message.find("no SLURM_JOB_ID"), std::string::npos);
-  EXPECT_TRUE(f.calls.empty());
+  EXPECT_EQ(r.reason, "not under Slurm");
 }
 
-TEST(Requeue, ReportsScontrolFailure) {
+TEST(Requeue, RequestFileIsWhereTheJobScriptLooks) {
+  char tmpl[] = "/tmp/hpcai-requeue-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  PreemptionSpec p;
+  p.max_restarts = 3;
+  RankEnvironment env;
+  env.job_id = "100_3";
+  env.restart = 1;
+  ASSERT_TRUE(WriteRequeueRequest(dir, p, env, 420, 10).ok());
+  // job.sbatch tests "$HPCAI_RUN_DIR/logs/requeue-$HPCAI_JOB_ID-$HPCAI_RESTART.json".
+  const std::string path = dir + "/logs/requeue-100_3-1.json";
+  EXPECT_EQ(io::RunPaths{dir}.requeue_request("100_3", 1), path);
+  auto text = fs::ReadFile(path);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  auto j = Json::Parse(*text);
+  ASSERT_TRUE(j.ok()) << *text;
+  EXPECT_EQ(j->get("job_id").as_string(), "100_3");
+  EXPECT_EQ(j->get("restart").as_int(), 1);
+  EXPECT_EQ(j->get("next_restart").as_int(), 2);
+  EXPECT_EQ(j->get("max_restarts").as_int(), 3);
+  EXPECT_EQ(j->get("step").as_int(), 420);
+  EXPECT_EQ(j->get("signal").as_int(), 10);
+  EXPECT_TRUE(fs::RemoveAll(dir).ok());
+}
+
+TEST(Requeue, RequestWriteFailureIsReported) {
   PreemptionSpec p;
   RankEnvironment env;
   env.job_id = "9";
-  FakeScontrol f;
-  f.rc = 1;
-  f.output = "scontrol: error: Invalid job id specified\n";
-  auto r = RequeueAfterPreemption(p, env, f.Runner());
-  EXPECT_FALSE(r.requeued);
-  EXPECT_NE(r.message.find("Invalid job id specified)"), std::string::npos) << r.message;
-}
-
-TEST(Requeue, RealRunnerCapturesOutputAndStatus) {
-  std::string out;
-  EXPECT_EQ(RunCommand({"sh", "-c", "echo hello; exit 3"}, &out), 3);
-  EXPECT_EQ(out, "hello\n");
-  EXPECT_EQ(RunCommand({"/nonexistent/binary"}, &out), 127);
-  EXPECT_NE(out.find("cannot run"), std::string::npos);
+  Status st = WriteRequeueRequest("/proc/hpcai-no-such-dir", p, env, 1, 10);
+  EXPECT_FALSE(st.ok());
 }
 
 }  // namespace

@@ -413,6 +413,139 @@ TEST_F(ScriptRun, PreemptionSignalForwardedAndWaited) {
   EXPECT_TRUE(found);
 }
 
+// The requeue is the job script's last action, after the step exited 75 and
+// only when rank 0 asked for it (logs/requeue-<job>-<restart>.json).  The
+// stand-in scontrol records its argv and the exit record it finds, then
+// signals TERM to itself and to the script as Slurm does once a job is
+// requeued: both must survive it (TERM ignored) and the log line must follow.
+class RequeueRun : public ScriptRun {
+ protected:
+  void SetUp() override {
+    ScriptRun::SetUp();
+    // srun stand-in (the Slurm path): optionally leaves the checkpoint marker and
+    // the requeue request as hpcai-train rank 0 does, then exits FAKE_STEP_EXIT.
+    WriteExecutable(bin_ + "/srun",
+                    "#!/bin/bash\n"
+                    "logs=\"$HPCAI_RUN_DIR/logs\"\n"
+                    "[ -n \"${FAKE_MARKER:-}\" ] && echo '{}' > \"$logs/checkpointed-$HPCAI_JOB_ID-$HPCAI_RESTART.json\"\n"
+                    "[ -n \"${FAKE_REQUEST:-}\" ] && echo '{}' > \"$logs/requeue-$HPCAI_JOB_ID-$HPCAI_RESTART.json\"\n"
+                    "echo 'rank 0: preempted'\n"
+                    "exit ${FAKE_STEP_EXIT:-0}\n");
+    WriteExecutable(bin_ + "/mpirun", *fs::ReadFile(bin_ + "/srun"));
+    WriteExecutable(bin_ + "/scontrol",
+                    "#!/bin/bash\n"
+                    "printf '%s\\n' \"$@\" >> \"$HPCAI_RUN_DIR/scontrol-argv\"\n"
+                    "cat \"$HPCAI_RUN_DIR/logs/exit-$HPCAI_JOB_ID-$HPCAI_RESTART.json\" > \"$HPCAI_RUN_DIR/exit-at-requeue\"\n"
+                    "p=$PPID\n"
+                    "for i in 1 2; do\n"
+                    "  grep -q job.sbatch /proc/$p/cmdline 2>/dev/null && kill -TERM $p\n"
+                    "  p=$(awk '{print $4}' /proc/$p/stat)\n"
+                    "done\n"
+                    "kill -TERM $$\n"
+                    "echo 'scontrol: error: fake refusal' >&2\n"
+                    "exit ${FAKE_SCONTROL_EXIT:-0}\n");
+  }
+  // Each call is a fresh start of job 77, restart 1.
+  int Run(const ScriptInput& in, const std::string& env) {
+    for (const char* f : {"/logs", "/scontrol-argv", "/exit-at-requeue"}) EXPECT_TRUE(fs::RemoveAll(run_ + f).ok());
+    return RenderAndRun(in, "SLURM_JOB_ID=77 SLURM_RESTART_COUNT=1 " + env);
+  }
+  ScriptInput In() {
+    ScriptInput in = Input();
+    in.spec.preemption.max_restarts = 3;
+    return in;
+  }
+};
+
+TEST_F(RequeueRun, RequeuesAfterTheStepExitedAsLastAction) {
+  EXPECT_EQ(Run(In(), "FAKE_STEP_EXIT=75 FAKE_MARKER=1 FAKE_REQUEST=1"), 75);
+  EXPECT_EQ(Read("scontrol-argv"), "requeue\n77\n");
+  // The attempt's end was recorded before the requeue.
+  auto at = Json::Parse(Read("exit-at-requeue"));
+  ASSERT_TRUE(at.ok()) << Read("exit-at-requeue");
+  EXPECT_EQ(at->get("exit").as_int(), 75);
+  EXPECT_EQ(Read("logs/exit-77-1.json"), Read("exit-at-requeue"));
+  EXPECT_TRUE(at->get("requeue").is_null());
+  const std::string log = Read("logs/slurm-77-1.out");
+  const size_t end = log.find("hpcai: step ended with exit code 75");
+  const size_t rq = log.find("hpcai: requeued job 77 (restart 2 of at most 3)\n");
+  ASSERT_NE(end, std::string::npos) << log;
+  ASSERT_NE(rq, std::string::npos) << log;
+  EXPECT_LT(end, rq);
+  EXPECT_EQ(log.size(), rq + std::string("hpcai: requeued job 77 (restart 2 of at most 3)\n").size())
+      << "the requeue line is the last one:\n" << log;
+  EXPECT_EQ(log.find("got SIGTERM"), std::string::npos) << "TERM after the requeue is ignored:\n" << log;
+}
+
+TEST_F(RequeueRun, KilledStepAfterItsCheckpointIsRequeued) {
+  // srun --kill-on-bad-exit may report 128+9 for ranks it killed as they exited 75.
+  EXPECT_EQ(Run(In(), "FAKE_STEP_EXIT=137 FAKE_MARKER=1 FAKE_REQUEST=1"), 75);
+  EXPECT_EQ(Read("scontrol-argv"), "requeue\n77\n");
+  EXPECT_NE(Read("logs/slurm-77-1.out").find("step ended with 137 after its preemption checkpoint; recorded as 75"),
+            std::string::npos);
+}
+
+TEST_F(RequeueRun, NoRequeueWithoutRequestOrWithoutExit75) {
+  EXPECT_EQ(Run(In(), "FAKE_STEP_EXIT=75 FAKE_MARKER=1"), 75);  // max_restarts reached: no request
+  EXPECT_FALSE(fs::Exists(run_ + "/scontrol-argv"));
+  EXPECT_EQ(Run(In(), "FAKE_STEP_EXIT=1 FAKE_REQUEST=1"), 1);  // failed before its checkpoint
+  EXPECT_FALSE(fs::Exists(run_ + "/scontrol-argv"));
+  EXPECT_EQ(Run(In(), "FAKE_STEP_EXIT=0 FAKE_REQUEST=1"), 0);
+  EXPECT_FALSE(fs::Exists(run_ + "/scontrol-argv"));
+  EXPECT_EQ(Read("logs/slurm-77-1.out").find("requeue"), std::string::npos) << Read("logs/slurm-77-1.out");
+  // Local backend: no Slurm job to requeue.
+  EXPECT_TRUE(fs::RemoveAll(run_ + "/logs").ok());
+  EXPECT_EQ(RenderAndRun(In(), "FAKE_STEP_EXIT=75 FAKE_REQUEST=1"), 75);
+  EXPECT_FALSE(fs::Exists(run_ + "/scontrol-argv"));
+  // preemption.requeue false: the script has no requeue step at all.
+  ScriptInput off = In();
+  off.spec.preemption.requeue = false;
+  EXPECT_EQ(Run(off, "FAKE_STEP_EXIT=75 FAKE_REQUEST=1"), 75);
+  EXPECT_FALSE(fs::Exists(run_ + "/scontrol-argv"));
+  EXPECT_EQ(RenderJobScript(off)->find("scontrol requeue"), std::string::npos);
+}
+
+TEST_F(RequeueRun, FailedRequeueIsLoggedAndRecorded) {
+  EXPECT_EQ(Run(In(), "FAKE_STEP_EXIT=75 FAKE_REQUEST=1 FAKE_SCONTROL_EXIT=1"), 75);
+  const std::string log = Read("logs/slurm-77-1.out");
+  EXPECT_NE(log.find("hpcai: requeue of job 77 failed (scontrol exit 1): scontrol: error: fake refusal\n"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("continue with `hpcai resume " + run_ + "`"), std::string::npos) << log;
+  EXPECT_EQ(log.find("hpcai: requeued job"), std::string::npos) << log;
+  auto j = Json::Parse(Read("logs/exit-77-1.json"));
+  ASSERT_TRUE(j.ok()) << Read("logs/exit-77-1.json");
+  EXPECT_EQ(j->get("exit").as_int(), 75);
+  EXPECT_EQ(j->get("requeue").as_string(), "failed (scontrol exit 1)");
+  auto first = Json::Parse(Read("exit-at-requeue"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(j->get("finished_at").as_string(), first->get("finished_at").as_string());
+}
+
+TEST_F(RequeueRun, RunDirWithQuotesReachesNoShell) {
+  // The run directory is validated for #SBATCH, but the requeue step only
+  // ever uses it quoted: a hostile one must neither break nor run anything.
+  ScriptInput in = In();
+  const std::string hostile = run_ + "/a'b$(touch " + marker_ + ")";
+  ASSERT_TRUE(fs::MakeDirs(hostile).ok());
+  auto s = RenderJobScript(in);
+  ASSERT_TRUE(s.ok());
+  std::string text = *s;
+  const std::string quoted_old = ShellQuote(run_);
+  const size_t at = text.find("HPCAI_RUN_DIR=" + quoted_old);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, std::string("HPCAI_RUN_DIR=").size() + quoted_old.size(), "HPCAI_RUN_DIR=" + ShellQuote(hostile));
+  ASSERT_TRUE(fs::AtomicWriteFile(dir_ + "/job.sbatch", text).ok());
+  std::string out;
+  EXPECT_EQ(RunShell("env SLURM_JOB_ID=77 SLURM_RESTART_COUNT=1 FAKE_STEP_EXIT=75 FAKE_REQUEST=1 PATH='" + bin_ +
+                         "':\"$PATH\" bash '" + dir_ + "/job.sbatch'",
+                     &out),
+            75)
+      << out;
+  EXPECT_FALSE(fs::Exists(marker_));
+  EXPECT_TRUE(fs::Exists(hostile + "/scontrol-argv"));
+  EXPECT_NE(Read("a'b$(touch " + marker_ + ")/logs/slurm-77-1.out").find("hpcai: requeued job 77"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hpcai::slurm
 

@@ -23,8 +23,19 @@ struct RunPaths {
   std::string checkpoints_dir() const { return root + "/checkpoints"; }
   std::string latest_pointer() const { return root + "/checkpoints/LATEST"; }
   // Written by the job script when the job step ends: {"job_id":..,"restart":..,"exit":..}
+  // (plus "requeue": "failed (scontrol exit N)" when its requeue was refused).
   std::string exit_file(const std::string& job_id, int restart) const {
     return root + "/logs/exit-" + job_id + "-" + std::to_string(restart) + ".json";
+  }
+  // Written by hpcai-train rank 0 once its preemption checkpoint is durable:
+  // the job script records a step that then ends by a signal as 75.
+  std::string checkpointed_marker(const std::string& job_id, int restart) const {
+    return root + "/logs/checkpointed-" + job_id + "-" + std::to_string(restart) + ".json";
+  }
+  // Written by hpcai-train rank 0 after the checkpoint marker when the job
+  // should be requeued; the job script requeues only after the step exited 75.
+  std::string requeue_request(const std::string& job_id, int restart) const {
+    return root + "/logs/requeue-" + job_id + "-" + std::to_string(restart) + ".json";
   }
   // Written by hpcai-train, one per rank and start: everything that rank
   // prints (stdout and stderr, in order).  job_id is HPCAI_JOB_ID ("nojob"
