@@ -107,6 +107,19 @@ int RunRank(const Args& args) {
   if (spec.preemption.signal != "TERM") stop_signals.push_back("TERM");
   st = AgreeStatus(mpi, InstallStopSignals(stop_signals));
   if (!st.ok()) return Fail(rank, st);
+  // Every rank has its handlers now (the agreement above is collective): the
+  // job script stops holding back a preemption signal that came earlier.
+  if (rank == 0) {
+    const char* job = std::getenv("HPCAI_JOB_ID");
+    const char* restart = std::getenv("HPCAI_RESTART");
+    if (job && restart && *job && *restart) {
+      const RankLogName name = RankLogNameFromEnv(job, restart);
+      Status w = fs::AtomicWriteFile(io::RunPaths{args.run_dir}.signals_ready(name.job_id, name.restart),
+                                     std::to_string(getpid()) + "\n");
+      if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s (a preemption signal is delayed up to 20 s)\n",
+                                w.ToString().c_str());
+    }
+  }
 
   std::unique_ptr<Communicator> gpu_comm;
   Communicator* comm = &mpi;

@@ -25,6 +25,8 @@ on_usr1() {
 }
 trap on_usr1 USR1
 trap 'echo "tiny-train rank $rank: got TERM"; exit 143' TERM
+# Handlers installed: the job script stops holding back signals (as hpcai-train does).
+if [ "$rank" = 0 ] && [ -n "${HPCAI_JOB_ID:-}" ]; then : > "$run_dir/logs/ready-$HPCAI_JOB_ID-${HPCAI_RESTART:-0}"; fi
 heartbeat() {  # step total phase [note]
   [ "$rank" = 0 ] || return 0
   printf '{"step": %d, "total_steps": %d, "epoch": 1, "epochs": 2, "loss": 0.5, "lr": 0.1, "samples_per_sec": 1000, "eta_seconds": 5, "val_accuracy": -1, "phase": "%s", "job_id": "%s", "restart": %d, "world_size": 1, "updated_at": %s, "note": "%s"}\n' \

@@ -383,6 +383,7 @@ TEST_F(ScriptRun, PreemptionSignalForwardedAndWaited) {
   WriteExecutable(bin_ + "/mpirun",
                   "#!/bin/bash\n"
                   "trap 'echo got-usr1 >> \"$HPCAI_RUN_DIR/step-signals\"; sleep 0.3; exit 75' USR1\n"
+                  ": > \"$HPCAI_RUN_DIR/logs/ready-$HPCAI_JOB_ID-$HPCAI_RESTART\"\n"
                   "echo started > \"$HPCAI_RUN_DIR/step-started\"\n"
                   "for i in $(seq 1 200); do sleep 0.05; done\n"
                   "exit 9\n");
@@ -411,6 +412,44 @@ TEST_F(ScriptRun, PreemptionSignalForwardedAndWaited) {
     found = true;
   }
   EXPECT_TRUE(found);
+}
+
+// A signal that arrives before the step has installed its handlers (no
+// logs/ready-<job>-<restart> yet) is held, not delivered into the launcher's
+// or a rank's default action, and delivered once the marker appears.
+TEST_F(ScriptRun, EarlySignalHeldUntilTheStepIsReady) {
+  WriteExecutable(bin_ + "/mpirun",
+                  "#!/bin/bash\n"
+                  "ready=\"$HPCAI_RUN_DIR/logs/ready-$HPCAI_JOB_ID-$HPCAI_RESTART\"\n"
+                  // Before its handler exists the step would die of USR1: record that instead.
+                  "trap 'echo early >> \"$HPCAI_RUN_DIR/step-signals\"' USR1\n"
+                  "echo started > \"$HPCAI_RUN_DIR/step-started\"\n"
+                  "sleep 1\n"
+                  "trap 'echo got-usr1 >> \"$HPCAI_RUN_DIR/step-signals\"; exit 75' USR1\n"
+                  ": > \"$ready\"\n"
+                  "for i in $(seq 1 200); do sleep 0.05; done\n"
+                  "exit 9\n");
+  ScriptInput in = Input();
+  auto s = RenderJobScript(in);
+  ASSERT_TRUE(s.ok());
+  std::string script = dir_ + "/job.sbatch";
+  ASSERT_TRUE(fs::AtomicWriteFile(script, *s).ok());
+  std::string cmd =
+      "env -u SLURM_JOB_ID -u SLURM_ARRAY_JOB_ID -u SLURM_RESTART_COUNT PATH='" + bin_ +
+      "':\"$PATH\" bash '" + script + "' & pid=$!; "
+      "for i in $(seq 1 100); do [ -f '" + run_ + "/step-started' ] && break; sleep 0.05; done; "
+      "kill -USR1 $pid; wait $pid; echo rc=$?";
+  std::string out;
+  RunShell(cmd, &out);
+  EXPECT_NE(out.find("rc=75"), std::string::npos) << out;
+  EXPECT_EQ(Read("step-signals"), "got-usr1\n");  // never "early"
+  std::string log;
+  auto names = fs::ListDir(run_ + "/logs");
+  ASSERT_TRUE(names.ok());
+  for (const auto& n : *names) {
+    if (n.rfind("slurm-", 0) == 0 && n.find(".out") != std::string::npos) log += Read("logs/" + n);
+  }
+  EXPECT_NE(log.find("has not installed its signal handlers yet; SIGUSR1 follows"), std::string::npos) << log;
 }
 
 // The requeue is the job script's last action, after the step exited 75 and

@@ -27,6 +27,11 @@ struct RunPaths {
   std::string exit_file(const std::string& job_id, int restart) const {
     return root + "/logs/exit-" + job_id + "-" + std::to_string(restart) + ".json";
   }
+  // Written by hpcai-train rank 0 once every rank has installed its stop
+  // signal handlers: the job script holds a preemption signal until then.
+  std::string signals_ready(const std::string& job_id, int restart) const {
+    return root + "/logs/ready-" + job_id + "-" + std::to_string(restart);
+  }
   // Written by hpcai-train rank 0 once its preemption checkpoint is durable:
   // the job script records a step that then ends by a signal as 75.
   std::string checkpointed_marker(const std::string& job_id, int restart) const {
