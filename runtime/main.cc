@@ -177,7 +177,7 @@ int RunRank(const Args& args) {
         Status w = fs::AtomicWriteFile(paths.checkpointed_marker(name.job_id, name.restart), mark.dump() + "\n");
         if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s\n", w.ToString().c_str());
       }
-      RequeueDecision rq = DecideRequeue(spec.preemption, env);
+      RequeueDecision rq = DecideRequeue(spec.preemption, env, s.stop_signal);
       if (rq.requeue) {
         Status w = WriteRequeueRequest(args.run_dir, spec.preemption, env, s.steps, s.stop_signal);
         if (!w.ok()) {

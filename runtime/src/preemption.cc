@@ -1,16 +1,24 @@
 #include "hpcai/runtime/preemption.h"
 
+#include <csignal>
+
 #include "hpcai/base/fs.h"
 #include "hpcai/base/json.h"
 #include "hpcai/io/rundir.h"
 
 namespace hpcai::runtime {
 
-RequeueDecision DecideRequeue(const PreemptionSpec& preemption, const RankEnvironment& env) {
+RequeueDecision DecideRequeue(const PreemptionSpec& preemption, const RankEnvironment& env, int stop_signal) {
   RequeueDecision out;
   if (!preemption.requeue) {
     out.message = "not requeued (preemption.requeue is false)";
     out.reason = "preemption.requeue is false";
+    return out;
+  }
+  if (stop_signal == SIGTERM && preemption.signal != "TERM") {
+    out.message = "not requeued (stopped by SIGTERM: a cancel, or Slurm ending the job; only preemption.signal SIG" +
+                  preemption.signal + " requeues)";
+    out.reason = "stopped by SIGTERM";
     return out;
   }
   if (env.job_id.empty()) {

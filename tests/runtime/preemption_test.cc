@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdlib>  // mkdtemp
 
 #include "hpcai/base/fs.h"
@@ -16,10 +17,24 @@ TEST(Requeue, RequestsRequeueOfArrayTaskByItsId) {
   RankEnvironment env;
   env.job_id = "100_3";
   env.restart = 1;
-  auto r = DecideRequeue(p, env);
+  auto r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_TRUE(r.requeue);
   EXPECT_EQ(r.message, "requeue requested for job 100_3 (restart 2 of at most 5)");
   EXPECT_EQ(r.reason, "requeue requested (restart 2 of 5)");
+}
+
+TEST(Requeue, StopByTermIsNotRequeuedUnlessTermIsThePreemptionSignal) {
+  PreemptionSpec p;  // signal USR1
+  RankEnvironment env;
+  env.job_id = "9";
+  auto r = DecideRequeue(p, env, SIGTERM);
+  EXPECT_FALSE(r.requeue);
+  EXPECT_EQ(r.reason, "stopped by SIGTERM");
+  EXPECT_NE(r.message.find("only preemption.signal SIGUSR1 requeues"), std::string::npos) << r.message;
+  EXPECT_TRUE(DecideRequeue(p, env, SIGUSR1).requeue);
+  EXPECT_TRUE(DecideRequeue(p, env, -1).requeue);  // a test's step limit, no signal
+  p.signal = "TERM";
+  EXPECT_TRUE(DecideRequeue(p, env, SIGTERM).requeue);
 }
 
 TEST(Requeue, LastAllowedRestartIsStillRequested) {
@@ -28,7 +43,7 @@ TEST(Requeue, LastAllowedRestartIsStillRequested) {
   RankEnvironment env;
   env.job_id = "7";
   env.restart = 1;
-  auto r = DecideRequeue(p, env);
+  auto r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_TRUE(r.requeue);
   EXPECT_EQ(r.message, "requeue requested for job 7 (restart 2 of at most 2)");
 }
@@ -39,27 +54,27 @@ TEST(Requeue, RespectsMaxRestartsAndSettings) {
   RankEnvironment env;
   env.job_id = "7";
   env.restart = 2;
-  auto r = DecideRequeue(p, env);
+  auto r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_FALSE(r.requeue);
   EXPECT_EQ(r.message, "not requeued: preemption.max_restarts (2) reached (this is restart 2)");
   EXPECT_EQ(r.reason, "max_restarts (2) reached");
 
   p.max_restarts = 0;
   env.restart = 0;
-  r = DecideRequeue(p, env);
+  r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_FALSE(r.requeue);
   EXPECT_EQ(r.reason, "max_restarts (0) reached");
 
   p.max_restarts = 5;
   p.requeue = false;
-  r = DecideRequeue(p, env);
+  r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_FALSE(r.requeue);
   EXPECT_NE(r.message.find("requeue is false"), std::string::npos);
   EXPECT_EQ(r.reason, "preemption.requeue is false");
 
   p.requeue = true;
   env.job_id = "";
-  r = DecideRequeue(p, env);
+  r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_FALSE(r.requeue);
   EXPECT_NE(r.message.find("no SLURM_JOB_ID"), std::string::npos);
   EXPECT_EQ(r.reason, "not under Slurm");

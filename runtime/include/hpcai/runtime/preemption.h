@@ -29,8 +29,13 @@ struct RequeueDecision {
 // process runs under Slurm (env.job_id non-empty, "<array>_<task>" for an
 // array task) and env.restart < preemption.max_restarts; otherwise the
 // message says why not (the run can still continue with `hpcai resume`).
+// A stop by SIGTERM (`stop_signal`) is not requeued unless TERM is the
+// preemption signal: TERM comes from a cancel (`hpcai cancel`, scancel), from
+// Slurm ending the job at its time limit, or from Slurm's own preemption
+// (which requeues by itself when configured to); requeueing there would undo
+// a cancel.  stop_signal <= 0: not stopped by a signal (a test's step limit).
 // Runs no command.
-RequeueDecision DecideRequeue(const PreemptionSpec& preemption, const RankEnvironment& env);
+RequeueDecision DecideRequeue(const PreemptionSpec& preemption, const RankEnvironment& env, int stop_signal);
 
 // Writes logs/requeue-<env.job_id>-<env.restart>.json in run_dir (atomically
 // replaced; io::RunPaths::requeue_request): {"job_id","restart",
