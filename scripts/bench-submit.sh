@@ -6,7 +6,8 @@
 # Reports medians (ms) and ratios as a markdown table (docs/slurm.md).
 #
 #   scripts/bench-submit.sh [--runs N] [--build DIR] [--port-base P]
-# Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at the end).
+# Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at the end)
+# whose nodes are drained, so the submitted jobs stay pending instead of launching.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$REPO/scripts/bench-lib.sh"
@@ -18,6 +19,21 @@ bench_parse_args "bench-submit.sh: unknown argument '%s' (see --help)" 2,10 \
 H="$BUILD/bin/hpcai"
 [[ -x "$H" ]] || { echo "bench-submit.sh: $H missing; build first (cmake --build build --target hpcai)" >&2; exit 2; }
 bench_slurm_setup "$BUILD" "$PORT" benchsubmit hpcai-bench-submit
+# On the private cluster the nodes are drained: the jobs are accepted and stay
+# PENDING, so what is timed is the submission, not job launches competing for
+# the same cores (each launch starts slurmstepd, the script and its step).
+# A cluster given by $SLURM_CONF is left alone.
+DRAINED=0
+if [[ -n "$BENCH_STARTED" ]]; then
+  nodes="$(sinfo -h -o %N | head -1)"
+  scontrol update NodeName="$nodes" State=DRAIN Reason=bench-submit && DRAINED=1
+  # Cancel the pending jobs and put the nodes back in service before the
+  # cluster stops (its saved state keeps the drain; local-slurm.sh start lifts
+  # one left behind anyway).
+  trap 'scancel --name=benchsubmit >/dev/null 2>&1 || true
+        scontrol update NodeName="$nodes" State=RESUME >/dev/null 2>&1 || true
+        bench_slurm_cleanup' EXIT
+fi
 cat > "$WORK/spec.yaml" <<YAML
 name: benchsubmit
 runs_root: $WORK/runs
@@ -42,7 +58,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 h=$(median < "$WORK/hpcai"); s=$(median < "$WORK/sbatch"); c=$(median < "$WORK/hpcai_cli")
 v=$(median < "$WORK/version"); sv=$(median < "$WORK/sbatch_version")
-echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS"
+echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS$([[ $DRAINED = 1 ]] && echo ', nodes drained (jobs stay pending)')"
 echo
 # Fastest run of each (the cost without interference: every submission also
 # starts a job, whose launch competes for the same two cores).

@@ -168,6 +168,11 @@ wait_idle() {
     if [ -n "$states" ] && [ "$(echo "$states" | grep -cE ' (idle|mix|alloc)$')" -ge "$want" ]; then
       return 0
     fi
+    # A private cluster starts with its nodes in service: a drain left in the
+    # saved state (scripts/bench-submit.sh drains them while it runs) is lifted.
+    if [[ "$states" == *drain* || "$states" == *drng* ]]; then
+      scontrol update NodeName="$(node_names | tr ' ' ',')" State=RESUME >/dev/null 2>&1 || true
+    fi
     sleep 0.5
   done
   echo "local-slurm: nodes not idle after ${TIMEOUT}s; sinfo says:" >&2
