@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -103,7 +104,9 @@ void Bandwidth(Communicator& comm, int64_t min_bytes, int64_t max_bytes, int rep
     auto sync_r = comm.CreateGradientSync(tens.views, opt);
     if (!sync_r.ok()) Die(sync_r.status());
     GradientSync& sync = **sync_r;
-    auto shm_r = comm.CreateGradientSync(tens.views, GradientSyncOptions{});
+    GradientSyncOptions shm_opt;  // the shm path at every size (its default limit is the crossover)
+    shm_opt.shared_memory_max_bytes = INT64_MAX;
+    auto shm_r = comm.CreateGradientSync(tens.views, shm_opt);
     if (!shm_r.ok()) Die(shm_r.status());
     GradientSync& shm = **shm_r;
     const int iters = Iterations(bytes);
@@ -192,6 +195,7 @@ void Overlap(Communicator& comm, int layers, int64_t layer_floats, int gemm, int
   off.progress = false;
   on.shared_memory = off.shared_memory = false;  // the MPI path's progress is what is measured
   GradientSyncOptions shm_opt;
+  shm_opt.shared_memory_max_bytes = INT64_MAX;
   auto s_shm = comm.CreateGradientSync(tens.views, shm_opt);
   if (!s_shm.ok()) Die(s_shm.status());
   auto s_on = comm.CreateGradientSync(tens.views, on);
