@@ -8,11 +8,13 @@
 // segment instead and a step costs two barriers:
 //
 //   OnLayerReady(l)  copy layer l's gradients into my slot (while still hot
-//                    in cache from the backward that produced them)
+//                    in cache from the backward that produced them), except
+//                    the part in MY 1/R slice, which only I read
 //   Wait()           copy any tensor not copied yet; barrier;
-//                    reduce MY 1/R slice: slot_0 + slot_1 + ... + slot_{R-1},
-//                    written in place into my slot; barrier;
-//                    copy every rank's reduced slice into the tensors.
+//                    reduce my slice: rank 0 + rank 1 + ... + rank R-1 (my
+//                    own values straight from my tensors), written into my
+//                    slot for the others and into my tensors; barrier;
+//                    copy every other rank's reduced slice into the tensors.
 //
 // The sum is always taken in rank order 0..R-1 by the one rank that owns the
 // slice, and everyone copies that one result: the reduced values are bitwise
@@ -55,15 +57,15 @@ constexpr int64_t kPage = 4096;
 
 int64_t RoundUp(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
-// dst[i] = src[0][i] + src[1][i] + ... for i in [lo, hi), summed in rank
-// order.  dst may be one of the sources (the owner's slot): each block is
-// accumulated in a stack buffer first, so aliasing does not matter and the
-// inner loops vectorise.
-void SumSlice(float* dst, const std::vector<const float*>& src, int64_t lo, int64_t hi) {
+// For i in [0, n): dst[i] = dst2[i] = src[0][i] + src[1][i] + ... (summed in
+// rank order).  A destination may be one of the sources (this rank's own
+// gradients): each block is accumulated in a stack buffer first, so aliasing
+// does not matter and the inner loops vectorise.  dst2 may be null.
+void SumInto(float* dst, float* dst2, const std::vector<const float*>& src, int64_t n) {
   constexpr int64_t kBlock = 1024;
   alignas(64) float acc[kBlock];
-  for (int64_t b = lo; b < hi; b += kBlock) {
-    const int64_t m = std::min(kBlock, hi - b);
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t m = std::min(kBlock, n - b);
     const float* s0 = src[0] + b;
     for (int64_t j = 0; j < m; ++j) acc[j] = s0[j];
     for (size_t p = 1; p < src.size(); ++p) {
@@ -71,6 +73,7 @@ void SumSlice(float* dst, const std::vector<const float*>& src, int64_t lo, int6
       for (int64_t j = 0; j < m; ++j) acc[j] += sp[j];
     }
     std::memcpy(dst + b, acc, static_cast<size_t>(m) * sizeof(float));
+    if (dst2 != nullptr) std::memcpy(dst2 + b, acc, static_cast<size_t>(m) * sizeof(float));
   }
 }
 
@@ -187,9 +190,7 @@ class ShmGradientSync final : public GradientSync {
     for (size_t t = 0; t < tensors_.size(); ++t) Pack(static_cast<int>(t));
     Status st = Fence();
     if (st.ok()) {
-      std::vector<const float*> src(size_);
-      for (int p = 0; p < size_; ++p) src[p] = Buffer(p);
-      SumSlice(Buffer(rank_), src, bounds_[rank_], bounds_[rank_ + 1]);
+      ReduceMySlice();
       st = Fence();
     }
     if (st.ok()) {
@@ -205,24 +206,53 @@ class ShmGradientSync final : public GradientSync {
  private:
   float* Buffer(int p) const { return slots_[p] + buffer_ * buffer_floats_; }
 
-  void Pack(int t) {
-    if (packed_[t]) return;
-    packed_[t] = 1;
-    std::memcpy(Buffer(rank_) + offset_[t], tensors_[t].data, static_cast<size_t>(tensors_[t].size) * sizeof(float));
-  }
-
-  // Tensor t's reduced values live in the slots of the ranks owning the
-  // slices it overlaps.
-  void Unpack(int t) {
+  // Calls fn(part_lo, part_hi, owner) for the parts of tensor t's packed
+  // range [offset, offset + size) that fall in each rank's slice.
+  template <typename Fn>
+  void ForEachPart(int t, Fn&& fn) const {
     const int64_t lo = offset_[t], hi = lo + tensors_[t].size;
     int p = static_cast<int>(std::upper_bound(bounds_.begin(), bounds_.end(), lo) - bounds_.begin()) - 1;
     for (int64_t i = lo; i < hi; ++p) {
       const int64_t end = std::min(hi, bounds_[p + 1]);
-      if (end > i) {
-        std::memcpy(tensors_[t].data + (i - lo), Buffer(p) + i, static_cast<size_t>(end - i) * sizeof(float));
-      }
+      if (end > i) fn(i, end, p);
       i = std::max(i, end);
     }
+  }
+
+  // The peers need this rank's values outside its own slice; its own slice is
+  // read straight from the tensors when it is reduced.
+  void Pack(int t) {
+    if (packed_[t]) return;
+    packed_[t] = 1;
+    const float* data = tensors_[t].data;
+    const int64_t base = offset_[t];
+    ForEachPart(t, [&](int64_t a, int64_t b, int owner) {
+      if (owner != rank_) std::memcpy(Buffer(rank_) + a, data + (a - base), static_cast<size_t>(b - a) * sizeof(float));
+    });
+  }
+
+  // This rank's slice: the sum over all ranks (its own values from the
+  // tensors), into its slot for the peers and into its own tensors.
+  void ReduceMySlice() {
+    std::vector<const float*> src(size_);
+    for (size_t t = 0; t < tensors_.size(); ++t) {
+      const int64_t base = offset_[t];
+      float* data = tensors_[t].data;
+      ForEachPart(static_cast<int>(t), [&](int64_t a, int64_t b, int owner) {
+        if (owner != rank_) return;
+        for (int p = 0; p < size_; ++p) src[p] = p == rank_ ? data + (a - base) : Buffer(p) + a;
+        SumInto(Buffer(rank_) + a, data + (a - base), src, b - a);
+      });
+    }
+  }
+
+  // The other slices' results, from their owners' slots.
+  void Unpack(int t) {
+    float* data = tensors_[t].data;
+    const int64_t base = offset_[t];
+    ForEachPart(t, [&](int64_t a, int64_t b, int owner) {
+      if (owner != rank_) std::memcpy(data + (a - base), Buffer(owner) + a, static_cast<size_t>(b - a) * sizeof(float));
+    });
   }
 
   // Everything written to the segment before is visible to every rank after.

