@@ -291,6 +291,25 @@ class ScriptRun : public ::testing::Test {
     return r.ok() ? *r : "<missing " + name + ">";
   }
 
+  // Runs the default input's script in the background, sends it USR1 as soon
+  // as the stand-in step has written run/step-started, and returns the output
+  // ending with "rc=<the script's exit status>".
+  std::string RunSignalledAfterStepStarted() {
+    auto s = RenderJobScript(Input());
+    EXPECT_TRUE(s.ok());
+    if (!s.ok()) return "";
+    std::string script = dir_ + "/job.sbatch";
+    EXPECT_TRUE(fs::AtomicWriteFile(script, *s).ok());
+    std::string cmd =
+        "env -u SLURM_JOB_ID -u SLURM_ARRAY_JOB_ID -u SLURM_RESTART_COUNT PATH='" + bin_ +
+        "':\"$PATH\" bash '" + script + "' & pid=$!; "
+        "for i in $(seq 1 100); do [ -f '" + run_ + "/step-started' ] && break; sleep 0.05; done; "
+        "kill -USR1 $pid; wait $pid; echo rc=$?";
+    std::string out;
+    RunShell(cmd, &out);
+    return out;
+  }
+
   std::string dir_, bin_, run_, marker_;
 };
 
@@ -387,18 +406,7 @@ TEST_F(ScriptRun, PreemptionSignalForwardedAndWaited) {
                   "echo started > \"$HPCAI_RUN_DIR/step-started\"\n"
                   "for i in $(seq 1 200); do sleep 0.05; done\n"
                   "exit 9\n");
-  ScriptInput in = Input();
-  auto s = RenderJobScript(in);
-  ASSERT_TRUE(s.ok());
-  std::string script = dir_ + "/job.sbatch";
-  ASSERT_TRUE(fs::AtomicWriteFile(script, *s).ok());
-  std::string cmd =
-      "env -u SLURM_JOB_ID -u SLURM_ARRAY_JOB_ID -u SLURM_RESTART_COUNT PATH='" + bin_ +
-      "':\"$PATH\" bash '" + script + "' & pid=$!; "
-      "for i in $(seq 1 100); do [ -f '" + run_ + "/step-started' ] && break; sleep 0.05; done; "
-      "kill -USR1 $pid; wait $pid; echo rc=$?";
-  std::string out;
-  RunShell(cmd, &out);
+  const std::string out = RunSignalledAfterStepStarted();
   EXPECT_NE(out.find("rc=75"), std::string::npos) << out;
   EXPECT_EQ(Read("step-signals"), "got-usr1\n");
   auto names = fs::ListDir(run_ + "/logs");
@@ -429,18 +437,7 @@ TEST_F(ScriptRun, EarlySignalHeldUntilTheStepIsReady) {
                   ": > \"$ready\"\n"
                   "for i in $(seq 1 200); do sleep 0.05; done\n"
                   "exit 9\n");
-  ScriptInput in = Input();
-  auto s = RenderJobScript(in);
-  ASSERT_TRUE(s.ok());
-  std::string script = dir_ + "/job.sbatch";
-  ASSERT_TRUE(fs::AtomicWriteFile(script, *s).ok());
-  std::string cmd =
-      "env -u SLURM_JOB_ID -u SLURM_ARRAY_JOB_ID -u SLURM_RESTART_COUNT PATH='" + bin_ +
-      "':\"$PATH\" bash '" + script + "' & pid=$!; "
-      "for i in $(seq 1 100); do [ -f '" + run_ + "/step-started' ] && break; sleep 0.05; done; "
-      "kill -USR1 $pid; wait $pid; echo rc=$?";
-  std::string out;
-  RunShell(cmd, &out);
+  const std::string out = RunSignalledAfterStepStarted();
   EXPECT_NE(out.find("rc=75"), std::string::npos) << out;
   EXPECT_EQ(Read("step-signals"), "got-usr1\n");  // never "early"
   std::string log;
