@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "hpcai/base/fs.h"
@@ -45,6 +46,16 @@ int Fail(int rank, const Status& st) {
     std::fflush(stderr);
   }
   return ExitCodeFor(st);
+}
+
+// The attempt's names as the job script spells them, when this process runs
+// under one (it exports HPCAI_JOB_ID and HPCAI_RESTART); its markers in logs/
+// are only written then.
+std::optional<RankLogName> JobScriptAttempt() {
+  const char* job = std::getenv("HPCAI_JOB_ID");
+  const char* restart = std::getenv("HPCAI_RESTART");
+  if (!job || !restart || !*job || !*restart) return std::nullopt;
+  return RankLogNameFromEnv(job, restart);
 }
 
 // Every rank's stdout/stderr also goes to logs/rank-<rank>-<job>-<restart>.log
@@ -109,16 +120,11 @@ int RunRank(const Args& args) {
   if (!st.ok()) return Fail(rank, st);
   // Every rank has its handlers now (the agreement above is collective): the
   // job script stops holding back a preemption signal that came earlier.
-  if (rank == 0) {
-    const char* job = std::getenv("HPCAI_JOB_ID");
-    const char* restart = std::getenv("HPCAI_RESTART");
-    if (job && restart && *job && *restart) {
-      const RankLogName name = RankLogNameFromEnv(job, restart);
-      Status w = fs::AtomicWriteFile(io::RunPaths{args.run_dir}.signals_ready(name.job_id, name.restart),
-                                     std::to_string(getpid()) + "\n");
-      if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s (a preemption signal is delayed up to 20 s)\n",
-                                w.ToString().c_str());
-    }
+  if (const auto name = JobScriptAttempt(); name && rank == 0) {
+    Status w = fs::AtomicWriteFile(io::RunPaths{args.run_dir}.signals_ready(name->job_id, name->restart),
+                                   std::to_string(getpid()) + "\n");
+    if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s (a preemption signal is delayed up to 20 s)\n",
+                              w.ToString().c_str());
   }
 
   std::unique_ptr<Communicator> gpu_comm;
@@ -167,14 +173,11 @@ int RunRank(const Args& args) {
       // The job script records a step that ends by a signal after this point
       // (srun --kill-on-bad-exit stopping the ranks as the first one exits 75,
       // Slurm's kill at the time limit) as checkpointed, 75.
-      const char* job = std::getenv("HPCAI_JOB_ID");
-      const char* restart = std::getenv("HPCAI_RESTART");
-      if (job && restart && *job && *restart) {
+      if (const auto name = JobScriptAttempt()) {
         Json mark = Json::MakeObject();
         mark.set("step", s.steps);
         mark.set("signal", s.stop_signal);
-        const RankLogName name = RankLogNameFromEnv(job, restart);  // the names the job script uses
-        Status w = fs::AtomicWriteFile(paths.checkpointed_marker(name.job_id, name.restart), mark.dump() + "\n");
+        Status w = fs::AtomicWriteFile(paths.checkpointed_marker(name->job_id, name->restart), mark.dump() + "\n");
         if (!w.ok()) std::fprintf(stderr, "hpcai-train: warning: %s\n", w.ToString().c_str());
       }
       RequeueDecision rq = DecideRequeue(spec.preemption, env, s.stop_signal);

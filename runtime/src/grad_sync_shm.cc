@@ -81,16 +81,7 @@ class ShmGradientSync final : public GradientSync {
  public:
   ShmGradientSync(MPI_Comm comm, int rank, int size, std::string where, std::vector<GradTensor> tensors)
       : comm_(comm), rank_(rank), size_(size), where_(std::move(where)), tensors_(std::move(tensors)) {
-    // One "bucket" in the plan's terms: every tensor, one exchange.
-    BucketPlan all;
-    for (int i = static_cast<int>(tensors_.size()) - 1; i >= 0; --i) {
-      all.tensors.push_back(i);
-      all.floats += tensors_[i].size;
-      if (std::find(all.layers.begin(), all.layers.end(), tensors_[i].layer) == all.layers.end()) {
-        all.layers.push_back(tensors_[i].layer);
-      }
-    }
-    plan_.push_back(all);
+    plan_ = PlanBuckets(tensors_, /*bucket_bytes=*/0);  // one "bucket": every tensor, one exchange
     offset_.resize(tensors_.size());
     int64_t off = 0;
     for (size_t t = 0; t < tensors_.size(); ++t) {

@@ -276,6 +276,18 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   req.script = out.script;
   req.job = job;
 
+  // Paths made durable besides the ones WriteRunFiles listed: the index and
+  // its entries, and each run's record and directory (run.json is rewritten
+  // once the job exists, so those are synced last).
+  to_sync.push_back(registry.home() + "/index");
+  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
+  to_sync.push_back(registry.home() + "/index/" + out.id);
+  std::vector<std::string> records = {fs::Join(dir, "run.json"), dir};
+  for (const auto& t : out.tasks) {
+    records.push_back(fs::Join(t.run_dir, "run.json"));
+    records.push_back(t.run_dir);
+  }
+
   if (sweep && backend_name == "local") {
     std::vector<SubmittedTask> ts = out.tasks;
     int par = spec.sweep.parallelism;
@@ -288,23 +300,13 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     out.submit_status = pid.ok() ? Status::OK() : pid.status();
     out.job_id = pid.ok() ? "local-" + std::to_string(*pid) : "";
     HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, pid.ok() ? *pid : 0, "RUNNING"));
-    to_sync.push_back(registry.home() + "/index");
-    for (const auto& t : ts) {
-      to_sync.push_back(fs::Join(t.run_dir, "run.json"));
-      to_sync.push_back(t.run_dir);
-      to_sync.push_back(registry.home() + "/index/" + t.run_id);
-    }
-    to_sync.push_back(registry.home() + "/index/" + out.id);
-    to_sync.push_back(dir);
+    to_sync.insert(to_sync.end(), records.begin(), records.end());
     HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
     return out;
   }
 
   // The files written so far become durable while the RPC is in flight; after
-  // it only the rewritten run.json files and the index need another fsync.
-  to_sync.push_back(registry.home() + "/index");
-  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
-  to_sync.push_back(registry.home() + "/index/" + out.id);
+  // it only the rewritten records.
   std::future<Status> early = DurableBarrierAsync(to_sync);
   auto submitted = backend->Submit(req);
   out.submit_status = submitted.ok() ? Status::OK() : submitted.status();
@@ -318,12 +320,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     if (submitted.ok()) t.job_id = out.job_id + "_" + std::to_string(t.index);
     HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state, "", false));
   }
-  std::vector<std::string> late = {fs::Join(dir, "run.json"), dir};
-  for (const auto& t : out.tasks) {
-    late.push_back(fs::Join(t.run_dir, "run.json"));
-    late.push_back(t.run_dir);
-  }
-  Status late_st = DurableBarrier(late);
+  Status late_st = DurableBarrier(records);
   Status early_st = early.get();
   HPCAI_RETURN_IF_ERROR(early_st);
   HPCAI_RETURN_IF_ERROR(late_st);
