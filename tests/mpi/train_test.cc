@@ -423,5 +423,20 @@ TEST_F(TrainTest, ModelThatDoesNotFitTheDataIsASpecError) {
   EXPECT_EQ(ExitCodeFor(r.status()), exit_code::kSpecError) << r.status().ToString();
 }
 
+// HPCAI_GRAD_SYNC picks the gradient path (A/B measurements); a wrong value is
+// an error naming it on every rank, and `mpi` trains like the default.
+TEST_F(TrainTest, GradSyncEnvironmentIsCheckedAndMpiPathTrains) {
+  ResolvedSpec spec = Spec();
+  setenv("HPCAI_GRAD_SYNC", "bogus", 1);
+  auto bad = Run(*comm_, spec, "gradsync-bad");
+  setenv("HPCAI_GRAD_SYNC", "mpi", 1);
+  auto mpi = Run(*comm_, spec, "gradsync-mpi");
+  unsetenv("HPCAI_GRAD_SYNC");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("HPCAI_GRAD_SYNC='bogus'"), std::string::npos) << bad.status().ToString();
+  ASSERT_TRUE(mpi.ok()) << mpi.status().ToString();
+}
+
 }  // namespace
 }  // namespace hpcai::runtime
