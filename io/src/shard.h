@@ -38,4 +38,49 @@ Result<std::unique_ptr<Shard>> OpenShard(const std::string& path, const std::str
 Status ReadRows(const Shard& s, int64_t start, int64_t count, void* x_out, int32_t* y_out,
                 hid_t dxpl = H5P_DEFAULT, bool* x_collective = nullptr);
 
+// x's rows straight from the page cache: the shard file mapped read-only,
+// and where each HDF5 chunk of x lies in it.  The reader's stream mode then
+// copies a row once (page cache -> batch) where an H5Dread into a window
+// buffer and the gather from it copy it twice.  Only for an x whose stored
+// bytes are its values: no filter but HDF5's Fletcher-32 chunk checksum
+// (which Populate verifies), native byte order, every chunk allocated,
+// whole rows per chunk.
+// Like any reader, it assumes the shard is not rewritten while it is mapped
+// (a file truncated under a mapping faults with SIGBUS on the next access).
+class MappedRows {
+ public:
+  // nullptr (no error) when x cannot be mapped (filtered, foreign byte order,
+  // unallocated chunks, empty, a driver other than the default); Corrupt when
+  // x's chunks lie past the end of the file.  Takes the HDF5 lock.
+  static Result<std::unique_ptr<MappedRows>> Map(const Shard& s);
+  ~MappedRows();
+  MappedRows(const MappedRows&) = delete;
+  MappedRows& operator=(const MappedRows&) = delete;
+
+  const uint8_t* Row(int64_t r) const {
+    return base_ + chunk_offset_[static_cast<size_t>(r / chunk_rows_)] + (r % chunk_rows_) * row_bytes_;
+  }
+  // The first time the chunks of rows [start, start + count) are asked for:
+  // verifies their Fletcher-32 checksums (Corrupt naming the file and rows
+  // on a mismatch, as an H5Dread would) and maps their pages into this
+  // process, so the thread that copies the rows later takes no page faults.
+  // A chunk is verified once per process, not on every epoch as HDF5 would:
+  // its bytes come from the page cache, which hpcai never writes.  Pages stay mapped
+  // (unmapping them after each window cost more than the copies themselves
+  // in the benchmark); the kernel may still reclaim them, which costs a
+  // fault on the next use.  One thread at a time.
+  Status Populate(int64_t start, int64_t count);
+
+ private:
+  MappedRows() = default;
+  const uint8_t* base_ = nullptr;
+  size_t length_ = 0;
+  int64_t rows_ = 0, chunk_rows_ = 1, row_bytes_ = 0;
+  bool fletcher32_ = false;            // chunks carry HDF5's checksum after their data
+  std::string name_;                   // the file's name, for errors
+  volatile uint8_t sink_ = 0;          // keeps Populate's reads
+  std::vector<int64_t> chunk_offset_;  // file offset of each chunk of x
+  std::vector<uint8_t> populated_;     // per chunk: Populate() has touched it
+};
+
 }  // namespace hpcai::io

@@ -22,8 +22,9 @@ class BadInputTest : public ::testing::Test {
 
   // The error of opening (cache mode: reads everything) or, if that succeeds,
   // of reading one stream-mode epoch.
-  Status OpenAndRead(ReadMode mode, const std::string& x = "x", const std::string& y = "y") {
+  Status OpenAndRead(ReadMode mode, const std::string& x = "x", const std::string& y = "y", bool map_rows = true) {
     ReaderOptions o;
+    o.map_rows = map_rows;
     o.global_batch = 32;
     o.mode = mode;
     o.x_name = x;
@@ -144,7 +145,10 @@ TEST_F(BadInputTest, FlippedByteInData) {
   // Header validation still passes; reading the chunk fails its Fletcher-32 checksum.
   EXPECT_TRUE(ReadDatasetInfo(dir_).ok());
   EXPECT_ERROR(OpenAndRead(ReadMode::kCache), Code::kCorrupt, "shard-00002.h5", "rows");
-  EXPECT_ERROR(OpenAndRead(ReadMode::kStream), Code::kCorrupt, "shard-00002.h5", "rows [25, 50)");
+  // Stream mode checks the chunk itself (the shard is mapped) or through HDF5.
+  EXPECT_ERROR(OpenAndRead(ReadMode::kStream), Code::kCorrupt, "shard-00002.h5", "rows [25, 50)", "Fletcher-32");
+  EXPECT_ERROR(OpenAndRead(ReadMode::kStream, "x", "y", /*map_rows=*/false), Code::kCorrupt, "shard-00002.h5",
+               "rows [25, 50)");
   EXPECT_ERROR(VerifyDataset(*ReadDatasetInfo(dir_)), Code::kCorrupt, "shard-00002.h5", "sha256");
 }
 

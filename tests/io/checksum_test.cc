@@ -6,6 +6,9 @@
 
 #include "io/test_data_util.h"
 
+// HDF5's own Fletcher-32 (exported by libhdf5, not in its public headers).
+extern "C" uint32_t H5_checksum_fletcher32(const void* data, size_t len);
+
 namespace hpcai::io {
 namespace {
 
@@ -93,6 +96,34 @@ TEST(Crc32c, MatchesTheReferenceAtLaneAndBlockBoundaries) {
       }
     }
   }
+}
+
+TEST(Fletcher32, EqualsHdf5sOwnAtEveryBoundaryAndEdgeValue) {
+  // Lanes of 16 words, folds every 128 blocks (4 KiB): sizes around those,
+  // odd lengths, odd offsets; random bytes, all zeros (0), all 0xff (sums
+  // that are non-zero multiples of 65535: 0xffff) and a lone last word.
+  std::vector<uint8_t> rnd((1 << 20) + 64), ones(rnd.size(), 0xff), zeros(rnd.size(), 0), late(rnd.size(), 0);
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (auto& b : rnd) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    b = static_cast<uint8_t>(x);
+  }
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{31}, size_t{32}, size_t{33}, size_t{4095},
+                   size_t{4096}, size_t{4097}, size_t{4096 * 3 + 34}, size_t{200000}, size_t{1} << 20}) {
+    if (n > 0) late[n - 1] = 7;
+    for (size_t off : {size_t{0}, size_t{1}}) {
+      for (const auto* buf : {&rnd, &ones, &zeros, &late}) {
+        const uint32_t hdf5 = H5_checksum_fletcher32(buf->data() + off, n);
+        EXPECT_EQ(detail::Fletcher32Portable(buf->data() + off, n), hdf5) << "portable, n=" << n;
+        EXPECT_EQ(Fletcher32(buf->data() + off, n), hdf5)
+            << "n=" << n << " off=" << off << " buffer " << (buf == &rnd ? "random" : buf == &ones ? "0xff" :
+                                                             buf == &zeros ? "zeros" : "zeros then 7");
+      }
+    }
+    if (n > 0) late[n - 1] = 0;
+  }
+  EXPECT_EQ(Fletcher32(zeros.data(), 4096), 0u);
+  EXPECT_EQ(Fletcher32(ones.data(), 4096), 0xffffffffu);
 }
 
 }  // namespace

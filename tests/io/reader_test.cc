@@ -253,6 +253,52 @@ TEST_F(ReaderTest, GatherThreadsDoNotChangeBatches) {
   }
 }
 
+TEST_F(ReaderTest, MappedRowsGiveTheSameBatchesAsH5Dread) {
+  // Stream mode reads x through a mapping of each shard when its chunks are
+  // plain or carry only HDF5's Fletcher-32 checksum, and through H5Dread
+  // otherwise (gzip); every batch must be the same either way, for several
+  // ranks, prefetch on and off, and gather helpers.
+  const std::string root = hpcai::testing::TempDir("reader_map");
+  struct Case {
+    const char* name;
+    std::string compression;
+    bool checksums;
+    int mapped;  // shards read through the mapping
+  };
+  for (const Case& c : {Case{"fletcher32", "none", true, 3}, Case{"plain", "none", false, 3},
+                        Case{"gzip", "gzip", true, 0}}) {
+    const std::string dir = root + "/" + c.name;
+    ASSERT_TRUE(hpcai::testing::WriteIndexDataset(dir, kN, kF, kClasses, 400, 64, c.compression, c.checksums).ok());
+    for (int prefetch : {0, 2}) {
+      for (int rank : {0, 2}) {
+        ReaderOptions mapped = Opts(ReadMode::kStream, 96, rank, 3, prefetch);
+        mapped.gather_threads = prefetch == 0 ? 1 : 2;
+        ReaderOptions h5read = mapped;
+        h5read.map_rows = false;
+        auto a = ShardReader::Open(dir, mapped);
+        auto b = ShardReader::Open(dir, h5read);
+        ASSERT_TRUE(a.ok() && b.ok()) << c.name;
+        EXPECT_EQ((*a)->mapped_shards(), c.mapped) << c.name;
+        EXPECT_EQ((*b)->mapped_shards(), 0) << c.name;
+        for (int64_t e : {0, 1}) {
+          auto x = Epoch(**a, e);
+          auto y = Epoch(**b, e);
+          ASSERT_EQ(x.size(), y.size());
+          auto order = (*a)->EpochOrder(e);
+          for (size_t i = 0; i < x.size(); ++i) {
+            EXPECT_EQ(x[i].x, y[i].x) << c.name << " epoch " << e << " batch " << i;
+            EXPECT_EQ(x[i].y, y[i].y);
+            std::vector<int64_t> idx(order.begin() + x[i].step_in_epoch * 96 + x[i].local_offset,
+                                     order.begin() + x[i].step_in_epoch * 96 + x[i].local_offset + x[i].local_size);
+            ExpectSamples(x[i], idx);
+          }
+        }
+      }
+    }
+  }
+  (void)fs::RemoveAll(root);
+}
+
 TEST_F(ReaderTest, DropLastAndPartialBatch) {
   auto keep = ShardReader::Open(*dir_, Opts(ReadMode::kCache, 300));
   ReaderOptions o = Opts(ReadMode::kCache, 300);

@@ -33,13 +33,14 @@ inline int32_t IndexLabel(int64_t i, int classes) { return static_cast<int32_t>(
 // y[i] = IndexLabel(i).  Returns the status of the writer.
 inline Status WriteIndexDataset(const std::string& dir, int64_t n, int64_t features, int classes,
                                 int64_t samples_per_shard, int64_t chunk_samples,
-                                const std::string& compression = "none") {
+                                const std::string& compression = "none", bool chunk_checksums = true) {
   io::DatasetLayout layout;
   layout.sample_shape = {features};
   layout.num_classes = classes;
   layout.samples_per_shard = samples_per_shard;
   layout.chunk_samples = chunk_samples;
   layout.compression = compression;
+  layout.chunk_checksums = chunk_checksums;
   auto w = io::DatasetWriter::Create(dir, layout, n, /*overwrite=*/true);
   if (!w.ok()) return w.status();
   std::vector<float> x(static_cast<size_t>(features));

@@ -94,6 +94,14 @@ struct ReaderOptions {
   // call Seek/Next in lockstep (training does).
   bool collective = false;
   MPI_Comm comm = MPI_COMM_WORLD;
+  // Stream mode (not collective): rows of an unfiltered x (no compression,
+  // no chunk checksums) are copied straight from the page cache through a
+  // read-only mapping of the shard, once, instead of H5Dread into a window
+  // buffer and a second copy out of it.  Shards that cannot be mapped use
+  // H5Dread.  The mapping holds no memory of its own: its pages are the
+  // page cache's (which any read fills too), clean and reclaimable by the
+  // kernel, so the budget above still bounds the reader's own buffers.
+  bool map_rows = true;
 };
 
 // One rank's part of one global batch, x already converted to float32.
@@ -138,6 +146,9 @@ class ShardReader {
   // The global sample order of `epoch` (dataset indices, shard order), N
   // entries; the same on every rank.  For tests and tools (O(N) memory).
   virtual std::vector<int64_t> EpochOrder(int64_t epoch) const = 0;
+  // Stream mode: how many shards are read through a mapping (map_rows); the
+  // rest go through H5Dread.  0 in cache mode.
+  virtual int mapped_shards() const = 0;
 };
 
 // The cache-mode permutation: [0, n) shuffled by Fisher-Yates
