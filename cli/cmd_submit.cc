@@ -105,7 +105,6 @@ int FollowSweep(const slurm::IndexEntry& sweep) {
 }
 
 int RunSubmit(const SubmitCliOptions& o) {
-  if (!o.dry_run) slurm::PrewarmSlurmApi();
   SpecLoadOptions lo;
   lo.overrides = o.overrides;
   lo.cuda_available = BuildHasCuda();

@@ -53,14 +53,4 @@ Result<std::unique_ptr<Backend>> MakeBackend(const std::string& name) {
   return MakeCliBackend();
 }
 
-void PrewarmSlurmApi() {
-#ifdef HPCAI_WITH_SLURM
-  const char* api = std::getenv("HPCAI_SLURM_API");
-  if (api && std::string(api) == "cli") return;
-  const std::string conf = SlurmConfPath();
-  if (conf.empty() || !fs::Exists(conf)) return;
-  PrewarmLibSlurm();
-#endif
-}
-
 }  // namespace hpcai::slurm

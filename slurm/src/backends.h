@@ -10,6 +10,5 @@ namespace hpcai::slurm {
 std::unique_ptr<Backend> MakeCliBackend();    // sbatch / squeue / scancel
 std::unique_ptr<Backend> MakeLocalBackend();  // this machine, detached process groups
 std::unique_ptr<Backend> MakeLibSlurmBackend();  // only defined when libslurm is linked
-void PrewarmLibSlurm();                          // only defined when libslurm is linked
 
 }  // namespace hpcai::slurm

@@ -69,28 +69,35 @@ Status WriteRunFiles(const std::string& dir, const std::string& spec_yaml, const
   return Status::OK();
 }
 
-// Records the submission outcome in run.json (the only writer at this
-// point).  `durable`: replace it with fsync (after the barrier, or alone).
+// The submission outcome in the record's newest attempt.
+void ApplySubmission(RunRecord& r, const Status& submitted, const std::string& job_id, int64_t pid,
+                     const std::string& live_state, const std::string& live_reason) {
+  if (r.attempts.empty()) return;
+  Attempt& a = r.attempts.back();
+  if (submitted.ok()) {
+    a.job_id = job_id;
+    a.pid = pid;
+    a.state = live_state;
+    a.reason = live_reason;
+  } else {
+    a.state = kSubmitFailed;
+    a.reason = submitted.message();
+    a.ended = NowIso();
+  }
+}
+
+// Replaces run.json.  `durable`: with fsync (after the barrier, or alone).
+Status SaveSubmission(const std::string& dir, const RunRecord& r, bool durable) {
+  if (durable) return SaveRunRecord(dir, r);
+  return WriteVisible(fs::Join(dir, "run.json"), r.ToJson().dump(2) + "\n");
+}
+
+// Records the submission outcome in run.json (the only writer at this point).
 Status RecordSubmission(const std::string& dir, const Status& submitted, const std::string& job_id, int64_t pid,
                         const std::string& live_state, const std::string& live_reason = "", bool durable = true) {
   HPCAI_ASSIGN_OR_RETURN(RunRecord r, LoadRunRecord(dir));
-  auto change = [&](RunRecord& r) {
-    if (r.attempts.empty()) return;
-    Attempt& a = r.attempts.back();
-    if (submitted.ok()) {
-      a.job_id = job_id;
-      a.pid = pid;
-      a.state = live_state;
-      a.reason = live_reason;
-    } else {
-      a.state = kSubmitFailed;
-      a.reason = submitted.message();
-      a.ended = NowIso();
-    }
-  };
-  change(r);
-  if (durable) return SaveRunRecord(dir, r);
-  return WriteVisible(fs::Join(dir, "run.json"), r.ToJson().dump(2) + "\n");
+  ApplySubmission(r, submitted, job_id, pid, live_state, live_reason);
+  return SaveSubmission(dir, r, durable);
 }
 
 // The detached runner of a local sweep: starts the tasks with at most
@@ -314,8 +321,10 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   if (submitted.ok()) {
     out.job_id = submitted->job_id;
   }
-  HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, submitted.ok() ? submitted->pid : 0,
-                                         live_state, "", /*durable=*/false));
+  // `rec` is what run.json holds (nothing else writes it before the job id
+  // is recorded), so it is updated without reading the file back.
+  ApplySubmission(rec, out.submit_status, out.job_id, submitted.ok() ? submitted->pid : 0, live_state, "");
+  HPCAI_RETURN_IF_ERROR(SaveSubmission(dir, rec, /*durable=*/false));
   for (auto& t : out.tasks) {
     if (submitted.ok()) t.job_id = out.job_id + "_" + std::to_string(t.index);
     HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state, "", false));

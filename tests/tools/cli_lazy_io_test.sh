@@ -39,4 +39,16 @@ echo "$out" | grep -q "$tmp/nope/libhpcai_cli_io.so" || fail "missing-library er
 echo "$out" | grep -q "hint:" || fail "missing-library error has no hint: $out"
 # ... and commands that do not need it still work.
 HPCAI_CLI_IO_LIB="$tmp/nope/libhpcai_cli_io.so" "$BIN" --version >/dev/null || fail "--version needs the library"
+# 5. `hpcai CMD` builds only CMD's options (cli/main.cc); help, --version and
+#    anything unknown still see every command.
+help="$("$BIN" --help)" || fail "hpcai --help failed"
+for c in submit status logs cancel resume validate init spec data ckpt; do
+  grep -Eq "^  $c " <<<"$help" || fail "hpcai --help does not list '$c': $help"
+done
+out="$("$BIN" status --help)" || fail "hpcai status --help failed"
+grep -q -- "--watch" <<<"$out" || fail "hpcai status --help lacks its options: $out"
+"$BIN" submit --dry-run 2>/dev/null; rc=$?
+[[ $rc -eq 2 ]] || fail "hpcai submit without a spec: exit $rc, want 2 (usage)"
+"$BIN" sbumit x 2>/dev/null; rc=$?
+[[ $rc -eq 2 ]] || fail "an unknown command: exit $rc, want 2 (usage)"
 echo "PASS"

@@ -8,7 +8,6 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <future>
 #include <mutex>
 
 #include "backends.h"
@@ -245,11 +244,5 @@ class LibSlurmBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> MakeLibSlurmBackend() { return std::make_unique<LibSlurmBackend>(); }
-
-void PrewarmLibSlurm() {
-  // A static future: its destructor (at exit) waits for the thread, so the
-  // process never exits in the middle of slurm_init.
-  static std::future<Status> warm = std::async(std::launch::async, [] { return EnsureInit(); });
-}
 
 }  // namespace hpcai::slurm

@@ -94,12 +94,6 @@ Result<std::string> ResolveBackendName(const std::string& requested);
 // hint) when Slurm is asked for but not configured.
 Result<std::unique_ptr<Backend>> MakeBackend(const std::string& name);
 
-// Starts loading the Slurm API (slurm.conf, plugins: ~1-2 ms) on a background
-// thread when libslurm would be used, so `hpcai submit` overlaps it with
-// reading the spec and writing the run directory.  Safe to call when Slurm
-// is not configured (does nothing); the first libslurm call waits for it.
-void PrewarmSlurmApi();
-
 // Whether this build can use libslurm.
 bool HaveLibSlurm();
 
