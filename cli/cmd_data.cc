@@ -86,7 +86,7 @@ void SetupData(CLI::App& root) {
   b->add_option("--window", ben->window, "Stream mode: chunks per shuffle window (0: from --budget-mb)");
   b->add_option("--budget-mb", ben->budget_mb, "Reader memory budget");
   b->add_option("--compute-ms", ben->compute_ms, "Busy work per batch (simulated step) to measure the data stall");
-  b->add_flag("!--no-map", ben->map_rows,
+  b->add_flag("--no-map", ben->no_map,
               "Stream mode: read every row through H5Dread into a window buffer, never through a mapping of the shard");
   b->add_flag("--json", ben->json, "One JSON line");
   AddExample(b, "hpcai data bench data/fmnist/train --mode stream --repeats 5");

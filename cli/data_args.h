@@ -41,7 +41,7 @@ struct BenchArgs {
   int64_t window = 0;
   int64_t budget_mb = 64;
   double compute_ms = 0;
-  bool map_rows = true;
+  bool no_map = false;
   bool json = false;
 };
 

@@ -288,7 +288,7 @@ int RunBench(const BenchArgs& a) {
   o.mode = a.mode == "cache" ? io::ReadMode::kCache : io::ReadMode::kStream;
   o.memory_budget_mb = a.budget_mb;
   o.window_chunks = a.window;
-  o.map_rows = a.map_rows;
+  o.map_rows = !a.no_map;
   std::vector<char> buf(4 << 20);
   uint64_t sink = 0;
   (void)RawReadSeconds(files, &buf, &sink);  // warm the page cache
@@ -334,7 +334,7 @@ int RunBench(const BenchArgs& a) {
     j.set("batch", a.batch);
     j.set("prefetch", a.prefetch);
     j.set("gather_threads", a.gather_threads);
-    j.set("map_rows", a.map_rows);
+    j.set("map_rows", !a.no_map);
     j.set("compute_ms", a.compute_ms);
     j.set("repeats", a.repeats);
     j.set("file_mb", static_cast<double>(file_bytes) / 1e6);

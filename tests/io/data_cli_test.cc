@@ -56,6 +56,36 @@ TEST(DataCli, SynthInspectVerify) {
   (void)fs::RemoveAll(root);
 }
 
+TEST(DataCli, BenchReportsTheMappingAndHonoursNoMap) {
+  // `hpcai data bench` in stream mode: a default dataset (Fletcher-32
+  // chunks) is read through a mapping of each shard, --no-map through H5Dread;
+  // both deliver every sample (the ratio fields are measured, not checked).
+  std::string root = t::TempDir("cli_bench");
+  std::string out;
+  ASSERT_EQ(t::RunCommand(Hpcai() + " data synth -q --samples 3000 --features 16 --classes 4 --shards 3 --out " +
+                              root + "/syn",
+                          &out),
+            0)
+      << out;
+  for (bool no_map : {false, true}) {
+    out.clear();
+    ASSERT_EQ(t::RunCommand(Hpcai() + " data bench --mode stream --repeats 2 --batch 100 --json" +
+                                (no_map ? " --no-map " : " ") + root + "/syn",
+                            &out),
+              0)
+        << out;
+    auto j = Json::Parse(out);
+    ASSERT_TRUE(j.ok()) << out;
+    EXPECT_EQ(j->get("mode").as_string(), "stream");
+    EXPECT_EQ(j->get("map_rows").as_bool(), !no_map);
+    EXPECT_EQ(j->get("mapped_shards").as_int(), no_map ? 0 : 3) << out;
+    EXPECT_GT(j->get("reader_mb_s").as_double(), 0.0);
+    EXPECT_GT(j->get("first_epoch_mb_s").as_double(), 0.0);
+    EXPECT_GT(j->get("raw_mb_s").as_double(), 0.0);
+  }
+  (void)fs::RemoveAll(root);
+}
+
 TEST(DataCli, ConvertSummaryAndUsageErrors) {
   std::string root = t::TempDir("cli_conv");
   std::string out;
