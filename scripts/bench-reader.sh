@@ -69,6 +69,7 @@ run() {  # label dir mode [extra args]
 import json, sys
 j = json.loads(sys.stdin.read())
 stall = "  stall %.1f%%" % (100 * j["stall_fraction"]) if j["compute_ms"] > 0 else ""
+stall += "  consumer copied %.0f%%" % (100 * j["consumer_gather_share"])
 print("  %-34s %-6s raw %6.0f MB/s  reader %6.0f MB/s  ratio %.2f (1st epoch %.2f) | per CPU-s: raw %6.0f MB  reader %6.0f MB  ratio %.2f%s"
       % (sys.argv[1], j["mode"], j["raw_mb_s"], j["reader_mb_s"], j["ratio"], j["first_epoch_mb_s"] / j["raw_mb_s"],
          j["raw_cpu_mb_s"], j["reader_cpu_mb_s"], j["cpu_ratio"], stall))

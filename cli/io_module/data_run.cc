@@ -345,6 +345,7 @@ int RunBench(const BenchArgs& a) {
     j.set("ratio", rd_mbs / raw_mbs);
     j.set("first_epoch_mb_s", x_float_bytes / 1e6 / std::max(1e-9, first_s));
     j.set("mapped_shards", (*reader)->mapped_shards());
+    j.set("consumer_gather_share", (*reader)->gather_stats().consumer_share());
     // CPU cost per byte (all threads), robust on a busy machine; excludes the
     // busy "step" when --compute-ms is set only if that is 0.
     j.set("raw_cpu_mb_s", static_cast<double>(file_bytes) / 1e6 / std::max(1e-9, Median(raw_cpu)));
@@ -363,6 +364,7 @@ int RunBench(const BenchArgs& a) {
     std::printf("  ratio reader / raw             : %8.2f\n", rd_mbs / raw_mbs);
     std::printf("  reader, first epoch            : %8.1f MB/s  (%d of %zu shards read through a mapping)\n",
                 x_float_bytes / 1e6 / std::max(1e-9, first_s), (*reader)->mapped_shards(), info->shards.size());
+    std::printf("  rows copied by the waiting consumer: %.0f%%\n", 100 * (*reader)->gather_stats().consumer_share());
     std::printf("  per CPU-second (all threads)   : raw %.1f MB, reader %.1f MB, ratio %.2f\n",
                 static_cast<double>(file_bytes) / 1e6 / std::max(1e-9, Median(raw_cpu)),
                 x_float_bytes / 1e6 / std::max(1e-9, Median(rd_cpu)),

@@ -15,6 +15,7 @@
 #include "hpcai/base/fs.h"
 #include "hpcai/base/rng.h"
 #include "hpcai/io/dataset.h"
+#include "hpcai/io/gather_pool.h"
 #include "hpcai/io/parallel.h"
 #include "hpcai/io/reader.h"
 #include "shard.h"
@@ -39,84 +40,6 @@ std::vector<int64_t> Permute(int64_t n, uint64_t stream) {
   PermuteInto(n, stream, &p);
   return p;
 }
-
-// Splits a range of independent row copies between the calling thread (the
-// producer), helper threads, and the consumer while it waits for exactly this
-// batch (Help()).  The range is cut into small pieces claimed through an
-// atomic counter, so the caller never waits for a helper to wake up: a late
-// helper just finds fewer pieces left.  A helper thread spins ~100 us after a
-// batch before sleeping (futex), which keeps it awake while batches stream.
-// Run() is called by one thread at a time (the producer); Help() by any.
-class GatherPool {
- public:
-  explicit GatherPool(int helpers) : pieces_(kPiecesPerThread * static_cast<size_t>(helpers + 2)) {
-    next_.store(pieces_);  // no job yet: Help() finds nothing to claim
-    for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { Loop(); });
-  }
-  ~GatherPool() {
-    stop_.store(true);
-    gen_.fetch_add(1);
-    gen_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  // fn(lo, hi) over [0, n), in pieces, on the caller, the helper threads
-  // (when wake_helpers) and whoever calls Help() meanwhile.
-  void Run(size_t n, const std::function<void(size_t, size_t)>& fn, bool wake_helpers) {
-    fn_.store(&fn);
-    n_.store(n);
-    done_.store(0);  // before next_: a helper may claim a piece the moment next_ is 0
-    next_.store(0);
-    if (wake_helpers && !threads_.empty()) {
-      gen_.fetch_add(1);
-      gen_.notify_all();
-    }
-    Work();
-    while (done_.load() < pieces_) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
-  }
-
-  // Copies pieces of the batch being gathered, if any are left; false if none.
-  // A claim only succeeds between Run()'s reset of next_ and the last piece,
-  // and Run() returns only after every claimed piece is done.
-  bool Help() { return Work() > 0; }
-
- private:
-  static constexpr size_t kPiecesPerThread = 4;
-  size_t Work() {
-    size_t did = 0;
-    for (size_t p = next_.fetch_add(1); p < pieces_; p = next_.fetch_add(1), ++did) {
-      const size_t n = n_.load();
-      (*fn_.load())(n * p / pieces_, n * (p + 1) / pieces_);
-      done_.fetch_add(1);
-    }
-    return did;
-  }
-  void Loop() {
-    uint64_t seen = 0;
-    while (true) {
-      const auto spin_end = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-      while (gen_.load() == seen && std::chrono::steady_clock::now() < spin_end) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-      }
-      gen_.wait(seen);
-      seen = gen_.load();
-      if (stop_.load()) return;
-      Work();
-    }
-  }
-  std::vector<std::thread> threads_;
-  std::atomic<uint64_t> gen_{0};
-  std::atomic<size_t> next_{0}, done_{0};
-  std::atomic<bool> stop_{false};
-  std::atomic<const std::function<void(size_t, size_t)>*> fn_{nullptr};
-  std::atomic<size_t> n_{0};
-  const size_t pieces_;
-};
 
 }  // namespace
 
@@ -156,6 +79,10 @@ class ShardReaderImpl final : public ShardReader {
     return s;
   }
   std::vector<int64_t> EpochOrder(int64_t epoch) const override;
+  GatherStats gather_stats() const override {
+    return GatherStats{static_cast<int64_t>(gather_->runs() * gather_->pieces()),
+                       static_cast<int64_t>(gather_->helped())};
+  }
   int mapped_shards() const override {
     return static_cast<int>(std::count_if(maps_.begin(), maps_.end(), [](const auto& m) { return m != nullptr; }));
   }

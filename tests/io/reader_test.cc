@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "hpcai/base/rng.h"
 #include "io/test_data_util.h"
@@ -297,6 +299,61 @@ TEST_F(ReaderTest, MappedRowsGiveTheSameBatchesAsH5Dread) {
     }
   }
   (void)fs::RemoveAll(root);
+}
+
+TEST_F(ReaderTest, AWaitingConsumerCopiesPartOfItsBatches) {
+  // A consumer that only calls Next() waits for nearly every batch; it then
+  // copies pieces of that batch itself.  One that is slower than the
+  // producer (a training step) finds its batches ready and copies nothing.
+  // Rows of 4 KiB, batches of 1 MiB: a gather takes long enough to be caught.
+  constexpr int64_t kRows = 4096, kWide = 1024, kBatch = 256;
+  const std::string dir = hpcai::testing::TempDir("reader_help");
+  ASSERT_TRUE(hpcai::testing::WriteIndexDataset(dir, kRows, kWide, kClasses, 2048, 128).ok());
+  for (ReadMode mode : {ReadMode::kCache, ReadMode::kStream}) {
+    ReaderOptions o = Opts(mode, kBatch, 0, 1, /*prefetch=*/2);
+    o.window_chunks = 8;
+    auto fast = ShardReader::Open(dir, o);
+    ASSERT_TRUE(fast.ok());
+    EXPECT_EQ((*fast)->gather_stats().pieces, 0);
+    Batch b;
+    // Until the consumer has helped (a few batches on a quiet machine; under
+    // load the producer may finish each batch before the consumer looks).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (int64_t e = 0; e < 10 || ((*fast)->gather_stats().by_consumer == 0 &&
+                                   std::chrono::steady_clock::now() < give_up); ++e) {
+      (*fast)->Seek(e, 0);
+      auto order = (*fast)->EpochOrder(e);
+      for (int64_t step = 0;; ++step) {
+        auto more = (*fast)->Next(&b);
+        ASSERT_TRUE(more.ok());
+        if (!*more) break;
+        // Spot checks (a full comparison would make this consumer slow).
+        for (int64_t k : {int64_t{0}, kBatch - 1}) {
+          const int64_t idx = order[static_cast<size_t>(step * kBatch + k)];
+          ASSERT_EQ(b.y[static_cast<size_t>(k)], IndexLabel(idx, kClasses));
+          ASSERT_EQ(b.x[static_cast<size_t>(k * kWide + 7)], IndexFeature(idx, 7));
+        }
+      }
+    }
+    auto st = (*fast)->gather_stats();
+    EXPECT_GT(st.by_consumer, 0) << "the consumer never helped in 20 s of batches";
+    EXPECT_LE(st.by_consumer, st.pieces);
+
+    auto slow = ShardReader::Open(dir, o);
+    ASSERT_TRUE(slow.ok());
+    (*slow)->Seek(0, 0);
+    auto more = (*slow)->Next(&b);  // the first batch may still be in the making
+    ASSERT_TRUE(more.ok() && *more);
+    const int64_t after_first = (*slow)->gather_stats().by_consumer;
+    for (int i = 1; i < 6; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // "compute": the next batch is ready
+      more = (*slow)->Next(&b);
+      ASSERT_TRUE(more.ok() && *more);
+    }
+    EXPECT_EQ((*slow)->gather_stats().by_consumer, after_first) << "a consumer slower than the producer copied rows";
+    EXPECT_GT((*slow)->gather_stats().pieces, 0);
+  }
+  (void)fs::RemoveAll(dir);
 }
 
 TEST_F(ReaderTest, DropLastAndPartialBatch) {

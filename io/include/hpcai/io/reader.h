@@ -149,6 +149,13 @@ class ShardReader {
   // Stream mode: how many shards are read through a mapping (map_rows); the
   // rest go through H5Dread.  0 in cache mode.
   virtual int mapped_shards() const = 0;
+  // Pieces of the batches' row copies since Open, and how many of them the
+  // consumer made itself while it waited in Next().
+  struct GatherStats {
+    int64_t pieces = 0, by_consumer = 0;
+    double consumer_share() const { return pieces > 0 ? static_cast<double>(by_consumer) / pieces : 0.0; }
+  };
+  virtual GatherStats gather_stats() const = 0;
 };
 
 // The cache-mode permutation: [0, n) shuffled by Fisher-Yates
