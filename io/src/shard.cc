@@ -172,8 +172,10 @@ Result<std::unique_ptr<MappedRows>> MappedRows::Map(const Shard& s) {
       h5::Id fapl(H5Fget_access_plist(s.file.get()));
       if (!fapl.valid() || H5Pget_driver(fapl.get()) != H5FD_SEC2) return false;
       h5::Id fcpl(H5Fget_create_plist(s.file.get()));
-      hsize_t userblock = 0;  // HDF5 addresses count from the end of the user block
-      if (!fcpl.valid() || H5Pget_userblock(fcpl.get(), &userblock) < 0) return false;
+      // A user block shifts HDF5's addresses from the file's offsets: such
+      // (rare) files keep the H5Dread path rather than risk wrong offsets.
+      hsize_t userblock = 0;
+      if (!fcpl.valid() || H5Pget_userblock(fcpl.get(), &userblock) < 0 || userblock != 0) return false;
       h5::Id xt(H5Dget_type(s.x.get()));
       if (H5Tequal(xt.get(), s.dtype == "uint8" ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT) <= 0) return false;
       h5::Id dcpl(H5Dget_create_plist(s.x.get()));
@@ -194,7 +196,7 @@ Result<std::unique_ptr<MappedRows>> MappedRows::Map(const Shard& s) {
         const haddr_t a = H5Dget_offset(s.x.get());
         if (a == HADDR_UNDEF) return false;
         m->chunk_rows_ = s.num_samples;
-        m->chunk_offset_.push_back(static_cast<int64_t>(userblock + a));
+        m->chunk_offset_.push_back(static_cast<int64_t>(a));
         return true;
       }
       if (layout != H5D_CHUNKED) return false;
@@ -217,7 +219,7 @@ Result<std::unique_ptr<MappedRows>> MappedRows::Map(const Shard& s) {
             size != stored || mask != 0) {
           return false;
         }
-        m->chunk_offset_.push_back(static_cast<int64_t>(userblock + addr));
+        m->chunk_offset_.push_back(static_cast<int64_t>(addr));
       }
       return true;
     };

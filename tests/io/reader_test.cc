@@ -2,6 +2,7 @@
 #include "hpcai/io/reader.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <algorithm>
 #include <numeric>
@@ -299,6 +300,83 @@ TEST_F(ReaderTest, MappedRowsGiveTheSameBatchesAsH5Dread) {
     }
   }
   (void)fs::RemoveAll(root);
+}
+
+// Rewrites a shard of float32 x (n x f) with another layout: x and y
+// contiguous or in plain chunks of `chunk` rows, in a file with a user block
+// of `userblock` bytes (0: none).  The data stay the same.
+bool RewriteShard(const std::string& path, bool contiguous, hsize_t userblock, hsize_t chunk = 64) {
+  hid_t in = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (in < 0) return false;
+  hid_t dx = H5Dopen2(in, "x", H5P_DEFAULT), dy = H5Dopen2(in, "y", H5P_DEFAULT);
+  hid_t sx = H5Dget_space(dx);
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(sx, dims, nullptr);
+  std::vector<float> x(dims[0] * dims[1]);
+  std::vector<int32_t> y(dims[0]);
+  bool ok = H5Dread(dx, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data()) >= 0 &&
+            H5Dread(dy, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, y.data()) >= 0;
+  H5Sclose(sx);
+  H5Dclose(dx);
+  H5Dclose(dy);
+  H5Fclose(in);
+  if (!ok) return false;
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  if (userblock > 0) H5Pset_userblock(fcpl, userblock);
+  const std::string tmp = path + ".rewrite";
+  hid_t out = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Pclose(fcpl);
+  if (out < 0) return false;
+  auto write = [&](const char* name, int rank, const hsize_t* d, hid_t file_type, hid_t mem_type, const void* data) {
+    hid_t space = H5Screate_simple(rank, d, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (!contiguous) {
+      hsize_t c[2] = {chunk, rank > 1 ? d[1] : 1};
+      H5Pset_chunk(dcpl, rank, c);
+    }
+    hid_t ds = H5Dcreate2(out, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    bool w = ds >= 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return w;
+  };
+  ok = write("x", 2, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, x.data()) &&
+       write("y", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT32, y.data());
+  H5Fclose(out);
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+TEST_F(ReaderTest, ContiguousShardsAreMappedAndUserBlocksAreNot) {
+  // Shard 0 rewritten with a contiguous x (mapped through H5Dget_offset),
+  // shard 1 with plain chunks behind a 512-byte user block (HDF5's addresses
+  // are then not file offsets: read through H5Dread), shard 2 as written
+  // (Fletcher-32 chunks, mapped).  Every batch must match the H5Dread reader.
+  const std::string dir = hpcai::testing::TempDir("reader_layouts");
+  ASSERT_TRUE(hpcai::testing::WriteIndexDataset(dir, kN, kF, kClasses, 400, 64).ok());
+  ASSERT_TRUE(RewriteShard(dir + "/shard-00000.h5", /*contiguous=*/true, 0));
+  ASSERT_TRUE(RewriteShard(dir + "/shard-00001.h5", /*contiguous=*/false, 512));
+  ReaderOptions mapped = Opts(ReadMode::kStream, 128, 1, 2);
+  ReaderOptions h5read = mapped;
+  h5read.map_rows = false;
+  auto a = ShardReader::Open(dir, mapped);
+  auto b = ShardReader::Open(dir, h5read);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ((*a)->mapped_shards(), 2);
+  for (int64_t e : {0, 1}) {
+    auto x = Epoch(**a, e);
+    auto y = Epoch(**b, e);
+    ASSERT_EQ(x.size(), y.size());
+    auto order = (*a)->EpochOrder(e);
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(x[i].x, y[i].x) << "epoch " << e << " batch " << i;
+      std::vector<int64_t> idx(order.begin() + x[i].step_in_epoch * 128 + x[i].local_offset,
+                               order.begin() + x[i].step_in_epoch * 128 + x[i].local_offset + x[i].local_size);
+      ExpectSamples(x[i], idx);
+    }
+  }
+  (void)fs::RemoveAll(dir);
 }
 
 TEST_F(ReaderTest, AWaitingConsumerCopiesPartOfItsBatches) {
