@@ -461,7 +461,7 @@ void ShardReaderImpl::LoaderLoop() {
     lock.lock();
     if (gen != lgen_ || !st.ok()) {
       if (gen == lgen_) lerror_ = st;  // reported to the producer for this window
-          lpool_.push_back(std::move(win));
+      lpool_.push_back(std::move(win));
     } else {
       lready_.push_back(std::move(win));
       if (++l_w_ >= windows) {  // read on into the next epoch

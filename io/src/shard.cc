@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <cstdio>
 
 #include "hpcai/base/fs.h"
