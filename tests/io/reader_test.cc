@@ -59,6 +59,22 @@ class ReaderTest : public ::testing::Test {
     }
     return out;
   }
+  // Epochs 0 and 1 of two readers of one dataset (global batch `batch`) are
+  // the same batches, and those hold the samples of `a`'s epoch order.
+  static void ExpectSameEpochs(ShardReader& a, ShardReader& b, int64_t batch, const std::string& what) {
+    for (int64_t e : {0, 1}) {
+      auto x = Epoch(a, e);
+      auto y = Epoch(b, e);
+      ASSERT_EQ(x.size(), y.size()) << what;
+      auto order = a.EpochOrder(e);
+      for (size_t i = 0; i < x.size(); ++i) {
+        EXPECT_EQ(x[i].x, y[i].x) << what << " epoch " << e << " batch " << i;
+        EXPECT_EQ(x[i].y, y[i].y) << what;
+        const int64_t first = x[i].step_in_epoch * batch + x[i].local_offset;
+        ExpectSamples(x[i], std::vector<int64_t>(order.begin() + first, order.begin() + first + x[i].local_size));
+      }
+    }
+  }
   // Checks a batch's contents are the samples at the given dataset indices.
   static void ExpectSamples(const Batch& b, const std::vector<int64_t>& idx) {
     ASSERT_EQ(b.local_size, static_cast<int64_t>(idx.size()));
@@ -283,19 +299,7 @@ TEST_F(ReaderTest, MappedRowsGiveTheSameBatchesAsH5Dread) {
         ASSERT_TRUE(a.ok() && b.ok()) << c.name;
         EXPECT_EQ((*a)->mapped_shards(), c.mapped) << c.name;
         EXPECT_EQ((*b)->mapped_shards(), 0) << c.name;
-        for (int64_t e : {0, 1}) {
-          auto x = Epoch(**a, e);
-          auto y = Epoch(**b, e);
-          ASSERT_EQ(x.size(), y.size());
-          auto order = (*a)->EpochOrder(e);
-          for (size_t i = 0; i < x.size(); ++i) {
-            EXPECT_EQ(x[i].x, y[i].x) << c.name << " epoch " << e << " batch " << i;
-            EXPECT_EQ(x[i].y, y[i].y);
-            std::vector<int64_t> idx(order.begin() + x[i].step_in_epoch * 96 + x[i].local_offset,
-                                     order.begin() + x[i].step_in_epoch * 96 + x[i].local_offset + x[i].local_size);
-            ExpectSamples(x[i], idx);
-          }
-        }
+        ExpectSameEpochs(**a, **b, 96, c.name);
       }
     }
   }
@@ -364,18 +368,7 @@ TEST_F(ReaderTest, ContiguousShardsAreMappedAndUserBlocksAreNot) {
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ((*a)->mapped_shards(), 2);
-  for (int64_t e : {0, 1}) {
-    auto x = Epoch(**a, e);
-    auto y = Epoch(**b, e);
-    ASSERT_EQ(x.size(), y.size());
-    auto order = (*a)->EpochOrder(e);
-    for (size_t i = 0; i < x.size(); ++i) {
-      EXPECT_EQ(x[i].x, y[i].x) << "epoch " << e << " batch " << i;
-      std::vector<int64_t> idx(order.begin() + x[i].step_in_epoch * 128 + x[i].local_offset,
-                               order.begin() + x[i].step_in_epoch * 128 + x[i].local_offset + x[i].local_size);
-      ExpectSamples(x[i], idx);
-    }
-  }
+  ExpectSameEpochs(**a, **b, 128, "layouts");
   (void)fs::RemoveAll(dir);
 }
 
