@@ -78,6 +78,6 @@ set +e; "$H" resume "$run" --from ckpt-4.h5 --set training.epochs=+1 > r5.txt 2>
 # --from an older checkpoint: newer ones are moved aside, not deleted.
 "$H" resume "$run" --from ckpt-56.h5 --json > r4.json 2>r4.err || { cat r4.err; fail "--from failed"; }
 moved="$(/usr/bin/python3 -c 'import json; print(json.load(open("r4.json"))["superseded_dir"])')"
-[ -d "$moved" ] && ls "$moved" | grep -q 'ckpt-64.h5' || fail "newer checkpoints not kept in $moved"
+[ -d "$moved" ] && [ -e "$moved/ckpt-64.h5" ] || fail "newer checkpoints not kept in $moved"
 grep -q '^ckpt-56.h5$' "$rundir/checkpoints/LATEST" || fail "LATEST does not name ckpt-56.h5"
 echo "PASS"

@@ -9,9 +9,12 @@ RUNTIME="${2:-shared}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [[ -x "$BIN" ]] || fail "$BIN missing"
 
+# (Checks use here-strings: `echo "$x" | grep -q` fails under pipefail when grep
+# exits at its first match and echo gets SIGPIPE.)
+
 # 1. No HDF5 / MPI among the executable's direct dependencies.
 needed="$(readelf -d "$BIN" | grep NEEDED)"
-echo "$needed" | grep -Eq 'hdf5|libmpi|open-pal|open-rte' && fail "hpcai links HDF5/MPI directly: $needed"
+grep -Eq 'hdf5|libmpi|open-pal|open-rte' <<<"$needed" && fail "hpcai links HDF5/MPI directly: $needed"
 
 # 1b. Start-up: with the static runtime, no libstdc++.so / libyaml-cpp.so either.
 if [[ "$RUNTIME" == static ]]; then
@@ -22,21 +25,21 @@ fi
 # 2. ... nor loaded indirectly when a non-data command runs.
 loaded="$(LD_DEBUG=files "$BIN" --version 2>&1 >/dev/null | grep -E 'file=.*(hdf5|libmpi)' || true)"
 [[ -z "$loaded" ]] || fail "hpcai --version loaded HDF5/MPI: $loaded"
-"$BIN" --version | grep -q . || fail "hpcai --version printed nothing"
+[[ -n "$("$BIN" --version)" ]] || fail "hpcai --version printed nothing"
 
 # 3. A data command loads the library and reaches HDF5 code (its own error for a missing dataset).
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 out="$(LD_DEBUG=files "$BIN" data inspect "$tmp/none" 2>&1)"; rc=$?
 [[ $rc -ne 0 ]] || fail "inspect of a missing dataset exited 0"
-echo "$out" | grep -q 'file=.*libhpcai_cli_io.so' || fail "data inspect did not load libhpcai_cli_io.so: $out"
-echo "$out" | grep -q 'file=.*hdf5' || fail "data inspect did not load HDF5"
-echo "$out" | grep -q "$tmp/none" || fail "inspect error does not name the path: $out"
+grep -q 'file=.*libhpcai_cli_io.so' <<<"$out" || fail "data inspect did not load libhpcai_cli_io.so: $out"
+grep -q 'file=.*hdf5' <<<"$out" || fail "data inspect did not load HDF5"
+grep -q "$tmp/none" <<<"$out" || fail "inspect error does not name the path: $out"
 
 # 4. A missing library is a clear error naming the path tried, not a crash.
 out="$(HPCAI_CLI_IO_LIB="$tmp/nope/libhpcai_cli_io.so" "$BIN" data inspect "$tmp/none" 2>&1)"; rc=$?
 [[ $rc -ne 0 && $rc -lt 128 ]] || fail "missing library: exit $rc (want a clean non-zero exit)"
-echo "$out" | grep -q "$tmp/nope/libhpcai_cli_io.so" || fail "missing-library error does not name the path: $out"
-echo "$out" | grep -q "hint:" || fail "missing-library error has no hint: $out"
+grep -q "$tmp/nope/libhpcai_cli_io.so" <<<"$out" || fail "missing-library error does not name the path: $out"
+grep -q "hint:" <<<"$out" || fail "missing-library error has no hint: $out"
 # ... and commands that do not need it still work.
 HPCAI_CLI_IO_LIB="$tmp/nope/libhpcai_cli_io.so" "$BIN" --version >/dev/null || fail "--version needs the library"
 # 5. `hpcai CMD` builds only CMD's options (cli/main.cc); help, --version and
