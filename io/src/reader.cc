@@ -157,6 +157,7 @@ class ShardReaderImpl final : public ShardReader {
   std::vector<const uint8_t*> src_;   // rows of the batch being assembled
   std::unique_ptr<GatherPool> gather_;  // gather_threads - 1 helper threads (may be none)
   bool all_mapped_ = false;             // stream mode: every shard read through a mapping
+  uint64_t faults_seen_ = 0;            // MappedRows::Faults() already accounted for (producer)
 
   // consumer cursor
   bool started_ = false;
@@ -247,6 +248,7 @@ Status ShardReaderImpl::Init() {
   k_ = opt_.window_chunks > 0 ? opt_.window_chunks : std::max<int64_t>(1, budget / (3 * block_bytes));
   k_ = std::min<int64_t>(k_, static_cast<int64_t>(blocks_.size()));
   maps_.resize(shards_.size());
+  faults_seen_ = MappedRows::Faults();
   if (opt_.map_rows && !opt_.collective) {
     for (size_t s = 0; s < shards_.size(); ++s) {
       HPCAI_ASSIGN_OR_RETURN(maps_[s], MappedRows::Map(*shards_[s]));
@@ -382,13 +384,15 @@ Status ShardReaderImpl::LoadWindow(const Layout& l, int64_t w, Window* win) cons
   for (const auto& [id, slot] : todo) {
     const Block& b = blocks_[static_cast<size_t>(id)];
     MappedRows* map = maps_[static_cast<size_t>(b.shard)].get();
+    // First use of mapped chunks: checksums and page faults (before the
+    // labels, so a shard that shrank under the mapping is named as such).
+    if (map != nullptr) HPCAI_RETURN_IF_ERROR(map->Populate(b.start, b.count));
     uint8_t* x = map != nullptr ? nullptr : win->x.data() + xrow * row_bytes_;
     HPCAI_RETURN_IF_ERROR(ReadRows(*shards_[static_cast<size_t>(b.shard)], b.start, b.count, x,
                                    win->y.data() + slot, dxpl_.valid() ? dxpl_.get() : H5P_DEFAULT));
     HPCAI_RETURN_IF_ERROR(CheckLabels(win->y.data() + slot, b.count, b.shard, b.start));
     const uint8_t** row = win->row.data() + slot;
     if (map != nullptr) {
-      HPCAI_RETURN_IF_ERROR(map->Populate(b.start, b.count));  // first use: checksums, page faults
       for (int64_t i = 0; i < b.count; ++i) row[i] = map->Row(b.start + i);
     } else {
       for (int64_t i = 0; i < b.count; ++i) row[i] = x + i * row_bytes_;
@@ -577,6 +581,14 @@ Status ShardReaderImpl::Produce(int64_t epoch, int64_t step, Batch* out) {
     out->y[static_cast<size_t>(k - lo)] = win.y[static_cast<size_t>(slot)];
   }
   GatherRows(out->x.data());
+  // A shard that shrank under its mapping gave zeros (MappedRows): this batch
+  // is not delivered.
+  if (const uint64_t f = MappedRows::Faults(); f != faults_seen_) {
+    for (const auto& m : maps_) {
+      if (m != nullptr && m->damaged()) return m->Damaged();
+    }
+    faults_seen_ = f;  // another reader's mapping
+  }
   return Status::OK();
 }
 

@@ -1,12 +1,15 @@
 #include "shard.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <mutex>
 
 #include "hpcai/base/fs.h"
 #include "hpcai/io/checksum.h"
@@ -158,6 +161,86 @@ Status ReadRows(const Shard& s, int64_t start, int64_t count, void* x_out, int32
 
 // ---- mapped rows ------------------------------------------------------------------
 
+namespace {
+
+// The SIGBUS handler's view of the live mappings: plain atomics only, so the
+// handler never touches an object another thread may be destroying.
+struct MapSlot {
+  std::atomic<uintptr_t> begin{0}, end{0};
+  std::atomic<bool> damaged{false};
+};
+constexpr int kMapSlots = 4096;
+MapSlot g_slots[kMapSlots];
+std::atomic<uint64_t> g_faults{0};
+std::mutex g_slot_mu;  // claims and releases (not the handler)
+struct sigaction g_previous{};
+
+void ChainToPrevious(int sig, siginfo_t* info, void* ctx) {
+  if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
+    g_previous.sa_sigaction(sig, info, ctx);
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(sig);
+  } else {
+    // Default (or ignored, which a fault cannot be): put the default back
+    // and deliver it again, so the process dies of SIGBUS as it would have.
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    ::sigaction(SIGBUS, &dfl, nullptr);
+    ::raise(SIGBUS);
+  }
+}
+
+// Async-signal-safe: atomics, sysconf, sigaction, raise and mmap (a plain
+// system call on Linux).
+void OnSigbus(int sig, siginfo_t* info, void* ctx) {
+  const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (MapSlot& s : g_slots) {
+    const uintptr_t b = s.begin.load(std::memory_order_acquire), e = s.end.load(std::memory_order_acquire);
+    if (b == 0 || addr < b || addr >= e) continue;
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    void* at = reinterpret_cast<void*>(addr & ~(page - 1));
+    if (::mmap(at, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) break;
+    s.damaged.store(true, std::memory_order_release);
+    g_faults.fetch_add(1, std::memory_order_acq_rel);
+    return;  // the access runs again and reads zeros
+  }
+  ChainToPrevious(sig, info, ctx);
+}
+
+// Installed once, the first time a shard is mapped (after MPI_Init in
+// hpcai-train, so Open MPI's own SIGBUS handler is the one chained to).
+void InstallSigbusHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa{};
+    sa.sa_sigaction = OnSigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_previous);
+  });
+}
+
+int ClaimSlot(uintptr_t begin, uintptr_t end) {
+  std::lock_guard<std::mutex> lock(g_slot_mu);
+  for (int i = 0; i < kMapSlots; ++i) {
+    if (g_slots[i].begin.load() != 0) continue;
+    g_slots[i].damaged.store(false);
+    g_slots[i].end.store(end);
+    g_slots[i].begin.store(begin, std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
+void ReleaseSlot(int i) {
+  std::lock_guard<std::mutex> lock(g_slot_mu);
+  g_slots[i].begin.store(0, std::memory_order_release);
+  g_slots[i].end.store(0);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MappedRows>> MappedRows::Map(const Shard& s) {
   std::unique_ptr<MappedRows> none;
   if (s.num_samples <= 0 || s.row_bytes <= 0) return none;
@@ -248,6 +331,13 @@ Result<std::unique_ptr<MappedRows>> MappedRows::Map(const Shard& s) {
   void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) return none;
+  InstallSigbusHandler();
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  m->slot_ = ClaimSlot(begin, begin + static_cast<uintptr_t>(st.st_size));
+  if (m->slot_ < 0) {  // thousands of shards mapped at once: the rest use H5Dread
+    ::munmap(p, static_cast<size_t>(st.st_size));
+    return none;
+  }
   m->base_ = static_cast<const uint8_t*>(p);
   m->length_ = static_cast<size_t>(st.st_size);
   m->rows_ = s.num_samples;
@@ -257,8 +347,19 @@ Result<std::unique_ptr<MappedRows>> MappedRows::Map(const Shard& s) {
 }
 
 MappedRows::~MappedRows() {
+  if (slot_ >= 0) ReleaseSlot(slot_);  // before the pages go: no fault can be ours after this
   if (base_ != nullptr) ::munmap(const_cast<uint8_t*>(base_), length_);
 }
+
+bool MappedRows::damaged() const { return slot_ >= 0 && g_slots[slot_].damaged.load(std::memory_order_acquire); }
+
+Status MappedRows::Damaged() const {
+  return Status::Corrupt(name_ + ": the file shrank while this job read it (rewritten or truncated in place); the "
+                         "rows read since are not used; hint: never modify a dataset that jobs are reading: write "
+                         "a new one (`hpcai data convert --out NEW_DIR`) and point the spec at it");
+}
+
+uint64_t MappedRows::Faults() { return g_faults.load(std::memory_order_acquire); }
 
 Status MappedRows::Populate(int64_t start, int64_t count) {
   static const int64_t page = ::sysconf(_SC_PAGESIZE);
@@ -276,6 +377,7 @@ Status MappedRows::Populate(int64_t start, int64_t count) {
       const uint32_t stored = static_cast<uint32_t>(t[0]) | static_cast<uint32_t>(t[1]) << 8 |
                               static_cast<uint32_t>(t[2]) << 16 | static_cast<uint32_t>(t[3]) << 24;
       const uint32_t swapped = (sum & 0x00ff00ffu) << 8 | (sum & 0xff00ff00u) >> 8;
+      if (damaged()) return Damaged();  // zeros where the file shrank, not a checksum problem
       if (stored != sum && stored != swapped) {
         char detail[96];
         std::snprintf(detail, sizeof detail, "stored 0x%08x, computed 0x%08x", stored, sum);
@@ -291,6 +393,7 @@ Status MappedRows::Populate(int64_t start, int64_t count) {
       uint8_t sum = 0;
       for (int64_t o = 0; o < bytes; o += page) sum = static_cast<uint8_t>(sum + first[o]);
       sink_ = sum;
+      if (damaged()) return Damaged();
     }
     populated_[static_cast<size_t>(c)] = 1;
   }

@@ -45,8 +45,12 @@ Status ReadRows(const Shard& s, int64_t start, int64_t count, void* x_out, int32
 // bytes are its values: no filter but HDF5's Fletcher-32 chunk checksum
 // (which Populate verifies), native byte order, every chunk allocated,
 // whole rows per chunk.
-// Like any reader, it assumes the shard is not rewritten while it is mapped
-// (a file truncated under a mapping faults with SIGBUS on the next access).
+// A shard truncated while it is mapped (rewritten in place, e.g. by `cp`
+// over it) would fault with SIGBUS on the next access: a process-wide SIGBUS
+// handler maps a zero page over the vanished page of such a mapping, marks
+// the mapping damaged and lets the copy finish; the reader then reports a
+// Corrupt error instead of delivering that batch.  Faults outside these
+// mappings go to the previous handler (or kill the process as before).
 class MappedRows {
  public:
   // nullptr (no error) when x cannot be mapped (filtered, foreign byte order,
@@ -71,6 +75,14 @@ class MappedRows {
   // fault on the next use.  One thread at a time.
   Status Populate(int64_t start, int64_t count);
 
+  // Whether a page of this mapping vanished (the file shrank under it); then
+  // Damaged() is the error to report.  Any thread.
+  bool damaged() const;
+  Status Damaged() const;
+  // Faults taken over any mapping so far in this process (a cheap "did
+  // anything happen" check before asking each mapping).
+  static uint64_t Faults();
+
  private:
   MappedRows() = default;
   const uint8_t* base_ = nullptr;
@@ -78,6 +90,7 @@ class MappedRows {
   int64_t rows_ = 0, chunk_rows_ = 1, row_bytes_ = 0;
   bool fletcher32_ = false;            // chunks carry HDF5's checksum after their data
   std::string name_;                   // the file's name, for errors
+  int slot_ = -1;                      // in the SIGBUS handler's table
   volatile uint8_t sink_ = 0;          // keeps Populate's reads
   std::vector<int64_t> chunk_offset_;  // file offset of each chunk of x
   std::vector<uint8_t> populated_;     // per chunk: Populate() has touched it

@@ -1,6 +1,9 @@
 // Every kind of bad dataset gives one clear Status naming the file and the problem.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include "hpcai/io/dataset.h"
 #include "hpcai/io/reader.h"
 #include "io/test_data_util.h"
@@ -150,6 +153,58 @@ TEST_F(BadInputTest, FlippedByteInData) {
   EXPECT_ERROR(OpenAndRead(ReadMode::kStream, "x", "y", /*map_rows=*/false), Code::kCorrupt, "shard-00002.h5",
                "rows [25, 50)");
   EXPECT_ERROR(VerifyDataset(*ReadDatasetInfo(dir_)), Code::kCorrupt, "shard-00002.h5", "sha256");
+}
+
+TEST_F(BadInputTest, AShardThatShrinksUnderAMappedReaderIsAnErrorNotACrash) {
+  // Stream mode maps the shards; a shard truncated in place while a job reads
+  // it (`cp` over it, say) would otherwise end the process with SIGBUS.
+  for (int prefetch : {0, 2}) {
+    ASSERT_TRUE(t::WriteIndexDataset(dir_, 300, 8, 4, 100, 25).ok());
+    ReaderOptions o;
+    o.global_batch = 25;
+    o.mode = ReadMode::kStream;
+    o.window_chunks = 1;
+    o.shuffle = false;  // shard 0's chunks first, then 1, then 2
+    o.prefetch = prefetch;
+    auto r = ShardReader::Open(dir_, o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ((*r)->mapped_shards(), 3);
+    (*r)->Seek(0, 0);
+    Batch b;
+    auto more = (*r)->Next(&b);
+    ASSERT_TRUE(more.ok() && *more) << more.status().ToString();
+    ASSERT_TRUE(t::Truncate(Shard(2), t::FileSize(Shard(2)) / 3));
+    Status st;
+    int delivered = 1;
+    while (st.ok()) {
+      more = (*r)->Next(&b);
+      st = more.status();
+      if (st.ok() && !*more) break;
+      if (st.ok()) {
+        // Every batch handed out is real data (none of the zeros the
+        // vanished pages read as): batch k holds samples 25k .. 25k+24.
+        for (int64_t i = 0; i < b.local_size; ++i) ASSERT_EQ(b.y[static_cast<size_t>(i)], t::IndexLabel(delivered * 25 + i, 4));
+        ++delivered;
+      }
+    }
+    EXPECT_ERROR(st, Code::kCorrupt, "shard-00002.h5", "shrank while this job read it");
+    EXPECT_LE(delivered, 9) << "batches of shard 2 were delivered";
+  }
+}
+
+TEST_F(BadInputTest, ASigbusOutsideTheMappingsStillKillsTheProcess) {
+  // The handler installed for mapped shards passes other SIGBUS on: here the
+  // default action, so the process dies as it would have without hpcai.
+  EXPECT_EXIT(
+      {
+        ReaderOptions o;
+        o.mode = ReadMode::kStream;
+        auto r = ShardReader::Open(dir_, o);
+        if (!r.ok() || (*r)->mapped_shards() == 0) std::exit(3);
+        ::raise(SIGBUS);
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
 }
 
 TEST_F(BadInputTest, FlippedByteInLabels) {
