@@ -232,6 +232,17 @@ cmd_start() {
     echo "local-slurm: already running ($NODES node(s)) — $CONF"
     return 0
   fi
+  # Ports another cluster holds (one started from another checkout or --dir,
+  # which `stop` here cannot reach): say so now rather than after a timeout.
+  local p busy=""
+  for p in "$PORT_BASE" $(for i in $(seq 1 "$NODES"); do echo $((PORT_BASE + i)); done); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy="$busy $p"; fi
+  done
+  if [ -n "$busy" ]; then
+    die "port(s)$busy on 127.0.0.1 already in use (another Slurm cluster, perhaps started from another
+  checkout or --dir: stop it with its own 'scripts/local-slurm.sh stop --dir DIR'); or choose other
+  ports with --port-base P"
+  fi
   write_conf
   start_munge
   [ "$ACCOUNTING" = 1 ] && start_accounting

@@ -44,3 +44,5 @@ print(max(ids))')"
 "$HPCAI" ckpt list "$run"
 echo
 echo "Done. Try: $HPCAI logs $run | tail ; $HPCAI status --help"
+echo "The local Slurm cluster keeps running ($(bash scripts/local-slurm.sh env));"
+echo "stop it with: bash scripts/local-slurm.sh stop"

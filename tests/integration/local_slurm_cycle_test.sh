@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 2: local-slurm.sh start is idempotent, stop leaves none of its own
-# daemons running, and a second start after stop works.  Uses its own
+# daemons running, a second start after stop works, and a start on ports
+# another cluster holds fails at once with a clear error.  Uses its own
 # directory and ports, so it does not touch the suite's shared cluster.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,6 +21,14 @@ for p in $pids; do
 done
 [ -z "$(ls "$dir"/pids/*.pid 2>/dev/null)" ] || fail "pid files left behind"
 bash "$script" start --nodes 1 --dir "$dir" --port-base "$port"
+# Another directory on the same ports: a clear error at once, nothing started.
+other="$(mktemp -d "$TEST_TMP/cycle-other.XXXXXX")"
+if out="$(bash "$script" start --nodes 1 --dir "$other" --port-base "$port" 2>&1)"; then
+  bash "$script" stop --dir "$other" >/dev/null 2>&1 || true
+  fail "a second cluster on the same ports started"
+fi
+[[ "$out" == *"port(s) $port $((port + 1)) on 127.0.0.1 already in use"* ]] || fail "unclear port clash error: $out"
+[ -z "$(ls "$other"/pids/*.pid 2>/dev/null)" ] || fail "the refused start left daemons: $(ls "$other"/pids)"
 jid="$(SLURM_CONF="$dir/slurm.conf" sbatch --parsable -o /dev/null --wrap true)"
 state="$(SLURM_CONF="$dir/slurm.conf" wait_job_final "$jid" 60)"
 [ "$state" = COMPLETED ] || fail "job after restart ended $state"
