@@ -17,8 +17,8 @@ namespace hpcai::slurm {
 // the new file, never a torn one.  Not durable until DurableBarrier.
 Status WriteVisible(const std::string& path, const std::string& data);
 
-// fsyncs every file and directory in `paths` concurrently, so the file
-// system commits them together.  Returns the first failure.
+// fsyncs every file and directory in `paths`, one after the other (threads
+// per path cost more than they overlapped; durable.cc).  Returns the first failure.
 Status DurableBarrier(const std::vector<std::string>& paths);
 
 // DurableBarrier on a background thread: submission starts it before the

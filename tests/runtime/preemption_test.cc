@@ -12,11 +12,17 @@
 namespace hpcai::runtime {
 namespace {
 
+// The environment of restart `restart` of Slurm job `job_id`.
+RankEnvironment Attempt(const char* job_id, int restart) {
+  RankEnvironment env;
+  env.job_id = job_id;
+  env.restart = restart;
+  return env;
+}
+
 TEST(Requeue, RequestsRequeueOfArrayTaskByItsId) {
   PreemptionSpec p;
-  RankEnvironment env;
-  env.job_id = "100_3";
-  env.restart = 1;
+  RankEnvironment env = Attempt("100_3", 1);
   auto r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_TRUE(r.requeue);
   EXPECT_EQ(r.message, "requeue requested for job 100_3 (restart 2 of at most 5)");
@@ -25,8 +31,7 @@ TEST(Requeue, RequestsRequeueOfArrayTaskByItsId) {
 
 TEST(Requeue, StopByTermIsNotRequeuedUnlessTermIsThePreemptionSignal) {
   PreemptionSpec p;  // signal USR1
-  RankEnvironment env;
-  env.job_id = "9";
+  RankEnvironment env = Attempt("9", 0);
   auto r = DecideRequeue(p, env, SIGTERM);
   EXPECT_FALSE(r.requeue);
   EXPECT_EQ(r.reason, "stopped by SIGTERM");
@@ -40,9 +45,7 @@ TEST(Requeue, StopByTermIsNotRequeuedUnlessTermIsThePreemptionSignal) {
 TEST(Requeue, LastAllowedRestartIsStillRequested) {
   PreemptionSpec p;
   p.max_restarts = 2;
-  RankEnvironment env;
-  env.job_id = "7";
-  env.restart = 1;
+  RankEnvironment env = Attempt("7", 1);
   auto r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_TRUE(r.requeue);
   EXPECT_EQ(r.message, "requeue requested for job 7 (restart 2 of at most 2)");
@@ -51,9 +54,7 @@ TEST(Requeue, LastAllowedRestartIsStillRequested) {
 TEST(Requeue, RespectsMaxRestartsAndSettings) {
   PreemptionSpec p;
   p.max_restarts = 2;
-  RankEnvironment env;
-  env.job_id = "7";
-  env.restart = 2;
+  RankEnvironment env = Attempt("7", 2);
   auto r = DecideRequeue(p, env, SIGUSR1);
   EXPECT_FALSE(r.requeue);
   EXPECT_EQ(r.message, "not requeued: preemption.max_restarts (2) reached (this is restart 2)");
@@ -86,9 +87,7 @@ TEST(Requeue, RequestFileIsWhereTheJobScriptLooks) {
   const std::string dir = tmpl;
   PreemptionSpec p;
   p.max_restarts = 3;
-  RankEnvironment env;
-  env.job_id = "100_3";
-  env.restart = 1;
+  RankEnvironment env = Attempt("100_3", 1);
   ASSERT_TRUE(WriteRequeueRequest(dir, p, env, 420, 10).ok());
   // job.sbatch tests "$HPCAI_RUN_DIR/logs/requeue-$HPCAI_JOB_ID-$HPCAI_RESTART.json".
   const std::string path = dir + "/logs/requeue-100_3-1.json";
@@ -108,8 +107,7 @@ TEST(Requeue, RequestFileIsWhereTheJobScriptLooks) {
 
 TEST(Requeue, RequestWriteFailureIsReported) {
   PreemptionSpec p;
-  RankEnvironment env;
-  env.job_id = "9";
+  RankEnvironment env = Attempt("9", 0);
   Status st = WriteRequeueRequest("/proc/hpcai-no-such-dir", p, env, 1, 10);
   EXPECT_FALSE(st.ok());
 }
