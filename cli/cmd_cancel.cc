@@ -50,7 +50,7 @@ void SetupCancel(CLI::App& root) {
       "  hpcai cancel SWEEP_ID_3          # one task\n"
       "  hpcai cancel RUN --signal USR1   # checkpoint-and-requeue, like a preemption\n"
       "Each cancel is recorded in the run's run.json.");
-  app->callback([opts] { Exit(RunCancel(*opts)); });
+  app->callback([opts] { SetExitCode(RunCancel(*opts)); });
 }
 
 }  // namespace hpcai::cli

@@ -204,14 +204,14 @@ void SetupCkpt(CLI::App& root) {
   list->add_option("RUN", opts->target, "run id, unique prefix, name, or a run/checkpoints directory")->required();
   list->add_flag("--json", opts->json, "machine-readable output");
   AddExample(list, "hpcai ckpt list fmnist-mlp-20261122-101500-ab12 --json");
-  list->callback([opts] { Exit(RunList(*opts)); });
+  list->callback([opts] { SetExitCode(RunList(*opts)); });
 
   auto* verify = app->add_subcommand(
       "verify", "Fully verify a checkpoint file, or every checkpoint of a run (exit 3 if any is corrupt)");
   verify->add_option("TARGET", opts->target, "a checkpoint file, or a run id/name/directory")->required();
   verify->add_flag("--json", opts->json, "machine-readable output");
   AddExample(verify, "hpcai ckpt verify runs/fmnist-mlp-20261122-101500-ab12/checkpoints/ckpt-1500.h5");
-  verify->callback([opts] { Exit(RunVerify(*opts)); });
+  verify->callback([opts] { SetExitCode(RunVerify(*opts)); });
 }
 
 }  // namespace hpcai::cli

@@ -40,7 +40,7 @@ void SetupData(CLI::App& root) {
   c->add_flag("--no-chunk-checksums", conv->no_checksums, "Do not add HDF5 Fletcher-32 checksums to chunks");
   c->add_flag("-q,--quiet", conv->quiet, "No progress bar");
   AddExample(c, "hpcai data convert --from idx /usr/share/datasets/fashion-mnist --out data/fmnist --split val=0.1");
-  c->callback([conv] { Exit(WithCliIo([&](const CliIoTable& t) { return t.data_convert(*conv); })); });
+  c->callback([conv] { SetExitCode(WithCliIo([&](const CliIoTable& t) { return t.data_convert(*conv); })); });
 
   // synth
   auto syn = std::make_shared<SynthArgs>();
@@ -60,7 +60,7 @@ void SetupData(CLI::App& root) {
   s->add_flag("--overwrite", syn->opt.overwrite, "Replace an existing dataset at --out");
   s->add_flag("-q,--quiet", syn->quiet, "No progress bar");
   AddExample(s, "hpcai data synth --samples 20000 --features 64 --classes 4 --out data/synth");
-  s->callback([syn] { Exit(WithCliIo([&](const CliIoTable& t) { return t.data_synth(*syn); })); });
+  s->callback([syn] { SetExitCode(WithCliIo([&](const CliIoTable& t) { return t.data_synth(*syn); })); });
 
   // inspect
   auto ins = std::make_shared<InspectArgs>();
@@ -71,7 +71,7 @@ void SetupData(CLI::App& root) {
   i->add_option("--x-name", ins->x_name, "Features dataset name (default: from manifest.json)");
   i->add_option("--y-name", ins->y_name, "Labels dataset name (default: from manifest.json)");
   AddExample(i, "hpcai data inspect data/fmnist/train --verify");
-  i->callback([ins] { Exit(WithCliIo([&](const CliIoTable& t) { return t.data_inspect(*ins); })); });
+  i->callback([ins] { SetExitCode(WithCliIo([&](const CliIoTable& t) { return t.data_inspect(*ins); })); });
 
   // bench
   auto ben = std::make_shared<BenchArgs>();
@@ -90,7 +90,7 @@ void SetupData(CLI::App& root) {
               "Stream mode: read every row through H5Dread into a window buffer, never through a mapping of the shard");
   b->add_flag("--json", ben->json, "One JSON line");
   AddExample(b, "hpcai data bench data/fmnist/train --mode stream --repeats 5");
-  b->callback([ben] { Exit(WithCliIo([&](const CliIoTable& t) { return t.data_bench(*ben); })); });
+  b->callback([ben] { SetExitCode(WithCliIo([&](const CliIoTable& t) { return t.data_bench(*ben); })); });
 }
 
 }  // namespace hpcai::cli

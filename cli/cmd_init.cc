@@ -53,7 +53,7 @@ void SetupInit(CLI::App& root) {
       "  hpcai init                               # experiment.yaml, an MLP on Fashion-MNIST\n"
       "  hpcai init --template cnn cnn.yaml\n"
       "  hpcai init --template linear -           # print to stdout");
-  app->callback([opts] { Exit(RunInit(*opts)); });
+  app->callback([opts] { SetExitCode(RunInit(*opts)); });
 }
 
 }  // namespace hpcai::cli

@@ -205,7 +205,7 @@ void SetupLogs(CLI::App& root) {
       "Files: RUN/logs/slurm-<job>-<restart>.out|err (the job log: the script and all ranks, interleaved) and\n"
       "RUN/logs/rank-<rank>-<job>-<restart>.log (one rank's stdout and stderr, written by hpcai-train).\n"
       "Slurm's own messages are shown as 'slurm: ...'.");
-  app->callback([opts] { Exit(RunLogs(*opts)); });
+  app->callback([opts] { SetExitCode(RunLogs(*opts)); });
 }
 
 }  // namespace hpcai::cli

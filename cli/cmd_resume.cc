@@ -240,7 +240,7 @@ void SetupResume(CLI::App& root) {
   app->add_flag("-f,--follow", opts->follow, "stream the log and progress until the run ends");
   app->add_flag("--json", opts->json, "machine-readable output");
   AddExample(app, "hpcai resume fmnist-mlp --set training.epochs=+5 --follow");
-  app->callback([opts] { Exit(RunResume(*opts)); });
+  app->callback([opts] { SetExitCode(RunResume(*opts)); });
 }
 
 }  // namespace hpcai::cli

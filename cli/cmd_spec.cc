@@ -73,7 +73,7 @@ void SetupSpec(CLI::App& root) {
       "  hpcai spec --defaults\n"
       "  hpcai spec experiment.yaml --set optimizer.lr=0.1     # resolved, canonical YAML\n"
       "  hpcai spec experiment.yaml --expand                   # one document per sweep point");
-  app->callback([opts] { Exit(RunSpec(*opts)); });
+  app->callback([opts] { SetExitCode(RunSpec(*opts)); });
 }
 
 }  // namespace hpcai::cli

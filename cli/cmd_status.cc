@@ -97,7 +97,7 @@ void SetupStatus(CLI::App& root) {
       "  hpcai status SWEEP_ID --watch 5  # every task of a sweep\n"
       "States are Slurm's (PENDING with its reason, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT,\n"
       "PREEMPTED, NODE_FAIL, OUT_OF_MEMORY, REQUEUED, ...) plus SUBMIT_FAILED, MISSING and UNKNOWN.");
-  app->callback([opts] { Exit(RunStatusCmd(*opts)); });
+  app->callback([opts] { SetExitCode(RunStatusCmd(*opts)); });
 }
 
 }  // namespace hpcai::cli

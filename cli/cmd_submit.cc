@@ -208,7 +208,7 @@ void SetupSubmit(CLI::App& root) {
       "5 Slurm refused or unreachable (the run is recorded SUBMIT_FAILED), 75 job checkpointed and stopped.");
   app->callback([opts] {
     int rc = RunSubmit(*opts);
-    Exit(rc);
+    SetExitCode(rc);
   });
 }
 

@@ -244,7 +244,7 @@ void SetupValidate(CLI::App& root) {
       "  hpcai validate experiment.yaml\n"
       "  hpcai validate experiment.yaml --set training.global_batch=512 --set optimizer.lr=0.1\n"
       "Exit codes: 0 ok, 2 spec errors (each as file:line:col), 3 broken data set.");
-  app->callback([opts] { Exit(RunValidate(*opts)); });
+  app->callback([opts] { SetExitCode(RunValidate(*opts)); });
 }
 
 }  // namespace hpcai::cli

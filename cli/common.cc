@@ -8,10 +8,12 @@
 
 namespace hpcai::cli {
 
-void Exit(int code) {
-  if (code == 0) throw CLI::Success();
-  throw CLI::RuntimeError(code);
-}
+namespace {
+int g_exit_code = 0;
+}  // namespace
+
+void SetExitCode(int code) { g_exit_code = code; }
+int ExitCodeSet() { return g_exit_code; }
 
 int ReportError(const Status& status) {
   std::cerr << Colorize("hpcai: error: ", "31", UseColor(STDERR_FILENO)) << status.message() << "\n";

@@ -54,5 +54,5 @@ int main(int argc, char** argv) {
     if (rc != 0 && dynamic_cast<const CLI::RuntimeError*>(&e) == nullptr) return 2;
     return rc;
   }
-  return 0;
+  return hpcai::cli::ExitCodeSet();
 }

@@ -314,7 +314,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
 
   // The files written so far become durable while the RPC is in flight; after
   // it only the rewritten records.
-  std::future<Status> early = DurableBarrierAsync(to_sync);
+  BackgroundBarrier early(std::move(to_sync));
   auto submitted = backend->Submit(req);
   out.submit_status = submitted.ok() ? Status::OK() : submitted.status();
   std::string live_state = backend_name == "local" ? "RUNNING" : "PENDING";
@@ -330,7 +330,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     HPCAI_RETURN_IF_ERROR(RecordSubmission(t.run_dir, out.submit_status, t.job_id, 0, live_state, "", false));
   }
   Status late_st = DurableBarrier(records);
-  Status early_st = early.get();
+  Status early_st = early.Wait();
   HPCAI_RETURN_IF_ERROR(early_st);
   HPCAI_RETURN_IF_ERROR(late_st);
   return out;
