@@ -59,6 +59,13 @@ bench_slurm_cleanup() {
 }
 
 # Timing: nanoseconds now; ns -> "12.3" ms; median of the numbers on stdin.
+# now_ns forks `date` (about 1 ms here): fine for spans of many ms.  For short
+# commands use `stamp VAR`, which stores microseconds since the epoch in VAR
+# from bash's $EPOCHREALTIME without a fork.
 now_ns() { date +%s%N; }
+stamp() {
+  local t="$EPOCHREALTIME"
+  printf -v "$1" '%s' "${t/[.,]/}"
+}
 ms() { awk "BEGIN { printf \"%.1f\", $1 / 1e6 }"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

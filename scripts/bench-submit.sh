@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Submission benchmark: wall time of `hpcai submit` (spec parse + render +
 # run directory with fsync'ed files + libslurm RPC) vs plain `sbatch` of the
-# SAME rendered job.sbatch, alternating in one run; also `hpcai --version`
-# (the process start-up floor) and the sbatch/squeue command path of hpcai.
-# Reports medians (ms) and ratios as a markdown table (docs/slurm.md).
+# SAME rendered job.sbatch, in one run; also `hpcai --version` and `sbatch
+# --version` (process start-up only) and hpcai's sbatch-command path.
+# Each round runs the five commands in a new random order; times come from
+# bash's $EPOCHREALTIME (no fork of its own inside the timed span).  Reports
+# medians and fastest runs (ms) and their ratios to sbatch as a markdown table
+# (docs/slurm.md), and how long one file creation takes in the runs root
+# before and after (journal-less ext4 slows it for minutes after mass
+# deletions; hpcai submit creates 7 files, sbatch none).
 #
-#   scripts/bench-submit.sh [--runs N] [--build DIR] [--port-base P]
-# Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at the end)
-# whose nodes are drained, so the submitted jobs stay pending instead of launching.
+#   scripts/bench-submit.sh [--runs N] [--build DIR] [--port-base P] [--runs-root DIR]
+# --runs-root: where the runs (and the run index) go (default: a temporary
+# directory under $TMPDIR, removed at the end; a given directory is kept).
+# Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at
+# the end) whose nodes are drained, so the submitted jobs stay pending.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$REPO/scripts/bench-lib.sh"
-RUNS=20
+RUNS=40
 BUILD="$REPO/build"
 PORT=19837
-bench_parse_args "bench-submit.sh: unknown argument '%s' (see --help)" 2,10 \
-  "--runs=RUNS --build=BUILD --port-base=PORT" "$@"
+RUNS_ROOT=""
+bench_parse_args "bench-submit.sh: unknown argument '%s' (see --help)" 2,17 \
+  "--runs=RUNS --build=BUILD --port-base=PORT --runs-root=RUNS_ROOT" "$@"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "bench-submit.sh: --runs needs a positive number, got '$RUNS'" >&2; exit 2; }
 H="$BUILD/bin/hpcai"
 [[ -x "$H" ]] || { echo "bench-submit.sh: $H missing; build first (cmake --build build --target hpcai)" >&2; exit 2; }
 bench_slurm_setup "$BUILD" "$PORT" benchsubmit hpcai-bench-submit
@@ -34,44 +43,95 @@ if [[ -n "$BENCH_STARTED" ]]; then
         scontrol update NodeName="$nodes" State=RESUME >/dev/null 2>&1 || true
         bench_slurm_cleanup' EXIT
 fi
-cat > "$WORK/spec.yaml" <<YAML
+if [[ -z "$RUNS_ROOT" ]]; then
+  RUNS_ROOT="$WORK/runs"
+  mkdir -p "$RUNS_ROOT"
+else
+  # The index goes to the same file system as the runs.
+  mkdir -p "$RUNS_ROOT"
+  RUNS_ROOT="$(cd "$RUNS_ROOT" && pwd)"
+  export HPCAI_HOME="$RUNS_ROOT/.bench-hpcai-home"
+fi
+# The spec is written with a quoted here-document: the path goes in through
+# hpcai's own --set, never through the shell.
+cat > "$WORK/spec.yaml" <<'YAML'
 name: benchsubmit
-runs_root: $WORK/runs
 train_binary: /bin/true
 resources: {nodes: 1, tasks_per_node: 1, mem: 10M, time: "5"}
 preemption: {lead_seconds: 30}
 YAML
+SET=(--set "runs_root=$RUNS_ROOT")
 
-: > "$WORK/hpcai"; : > "$WORK/hpcai_cli"; : > "$WORK/sbatch"; : > "$WORK/version"; : > "$WORK/sbatch_version"
+# File-system probe: microseconds per file creation in the runs root (median of
+# 50 creations of empty files, then removed).  Settled file systems take
+# 10-30 us here; journal-less ext4 takes several times longer for minutes after
+# many deletions (its inode allocator skips every recently freed inode).
+fs_probe() {
+  local d="$RUNS_ROOT/.bench-probe.$$" i a b t=()
+  mkdir "$d"
+  for i in $(seq 1 50); do
+    stamp a; : > "$d/f$i"; stamp b
+    t+=($((b - a)))
+  done
+  rm -rf "$d"
+  printf '%s\n' "${t[@]}" | median
+}
+FS_DEV="$(findmnt -n -o SOURCE --target "$RUNS_ROOT" 2>/dev/null || echo '?')"
+FS_TYPE="$(findmnt -n -o FSTYPE --target "$RUNS_ROOT" 2>/dev/null || echo '?')"
+FS_NOTE="$FS_TYPE"
+if [[ "$FS_TYPE" == ext4 && -r "/sys/fs/ext4/$(basename "$FS_DEV")/journal_task" ]]; then
+  if [[ "$(cat "/sys/fs/ext4/$(basename "$FS_DEV")/journal_task")" == "<none>" ]]; then
+    FS_NOTE="ext4 without a journal"
+  else
+    FS_NOTE="ext4 with a journal"
+  fi
+fi
+PROBE_BEFORE="$(fs_probe)"
+
 # Warm-up (page cache, munge, controller).
-"$H" submit "$WORK/spec.yaml" --no-data --json > "$WORK/warm.json"
+"$H" submit "$WORK/spec.yaml" "${SET[@]}" --no-data --json > "$WORK/warm.json"
 script="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_dir"])' "$WORK/warm.json")/job.sbatch"
 sbatch --parsable "$script" > /dev/null
+
+KINDS=(sbatch hpcai hpcai_cli version sbatch_version)
+for k in "${KINDS[@]}"; do : > "$WORK/$k"; done
+run_kind() {
+  case "$1" in
+    sbatch) sbatch --parsable "$script" > /dev/null ;;
+    hpcai) "$H" submit "$WORK/spec.yaml" "${SET[@]}" --no-data > /dev/null ;;
+    hpcai_cli) HPCAI_SLURM_API=cli "$H" submit "$WORK/spec.yaml" "${SET[@]}" --no-data > /dev/null ;;
+    version) "$H" --version > /dev/null ;;
+    sbatch_version) sbatch --version > /dev/null ;;
+  esac
+}
 for i in $(seq 1 "$RUNS"); do
-  t0=$(now_ns); "$H" submit "$WORK/spec.yaml" --no-data > /dev/null; t1=$(now_ns)
-  sbatch --parsable "$script" > /dev/null; t2=$(now_ns)
-  HPCAI_SLURM_API=cli "$H" submit "$WORK/spec.yaml" --no-data > /dev/null; t3=$(now_ns)
-  "$H" --version > /dev/null; t4=$(now_ns)
-  sbatch --version > /dev/null; t5=$(now_ns)
-  echo $((t1 - t0)) >> "$WORK/hpcai"; echo $((t2 - t1)) >> "$WORK/sbatch"; echo $((t3 - t2)) >> "$WORK/hpcai_cli"
-  echo $((t4 - t3)) >> "$WORK/version"; echo $((t5 - t4)) >> "$WORK/sbatch_version"
+  for k in $(printf '%s\n' "${KINDS[@]}" | shuf); do
+    stamp t0; run_kind "$k"; stamp t1
+    echo $((t1 - t0)) >> "$WORK/$k"
+  done
 done
-h=$(median < "$WORK/hpcai"); s=$(median < "$WORK/sbatch"); c=$(median < "$WORK/hpcai_cli")
-v=$(median < "$WORK/version"); sv=$(median < "$WORK/sbatch_version")
-echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS$([[ $DRAINED = 1 ]] && echo ', nodes drained (jobs stay pending)')"
-echo
-# Fastest run of each (the cost without interference: every submission also
-# starts a job, whose launch competes for the same two cores).
-best() { sort -n | head -1; }
-hb=$(best < "$WORK/hpcai"); sb=$(best < "$WORK/sbatch"); cb=$(best < "$WORK/hpcai_cli")
-vb=$(best < "$WORK/version"); svb=$(best < "$WORK/sbatch_version")
+PROBE_AFTER="$(fs_probe)"
+
+declare -A MED BEST
+for k in "${KINDS[@]}"; do
+  MED[$k]=$(median < "$WORK/$k")
+  BEST[$k]=$(sort -n "$WORK/$k" | head -1)
+done
+us_ms() { awk "BEGIN { printf \"%.2f\", $1 / 1000 }"; }
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS$([[ $DRAINED = 1 ]] && echo ', nodes drained (jobs stay pending)')"
+echo "# runs root $RUNS_ROOT on $FS_DEV ($FS_NOTE); one file creation there: ${PROBE_BEFORE} us before, ${PROBE_AFTER} us after"
+echo
 echo "| what | median wall (ms) | vs sbatch | fastest (ms) | vs sbatch's fastest |"
 echo "|---|---|---|---|---|"
-echo "| \`sbatch --parsable job.sbatch\` (reference) | $(ms "$s") | 1.00 | $(ms "$sb") | 1.00 |"
-echo "| \`hpcai submit\` (libslurm) | $(ms "$h") | $(ratio "$h" "$s") | $(ms "$hb") | $(ratio "$hb" "$sb") |"
-echo "| \`hpcai submit\` (HPCAI_SLURM_API=cli: runs sbatch) | $(ms "$c") | $(ratio "$c" "$s") | $(ms "$cb") | $(ratio "$cb" "$sb") |"
-echo "| \`hpcai --version\` (process start-up only) | $(ms "$v") | $(ratio "$v" "$s") | $(ms "$vb") | $(ratio "$vb" "$sb") |"
-echo "| \`sbatch --version\` (process start-up only) | $(ms "$sv") | $(ratio "$sv" "$s") | $(ms "$svb") | $(ratio "$svb" "$sb") |"
+row() {
+  echo "| $2 | $(us_ms "${MED[$1]}") | $(ratio "${MED[$1]}" "${MED[sbatch]}") | $(us_ms "${BEST[$1]}") | $(ratio "${BEST[$1]}" "${BEST[sbatch]}") |"
+}
+row sbatch "\`sbatch --parsable job.sbatch\` (reference)"
+row hpcai "\`hpcai submit\` (libslurm)"
+row hpcai_cli "\`hpcai submit\` (HPCAI_SLURM_API=cli: runs sbatch)"
+row version "\`hpcai --version\` (process start-up only)"
+row sbatch_version "\`sbatch --version\` (process start-up only)"
 echo
-echo "hpcai submit minus its start-up: $(ms "$(awk "BEGIN { print $h - $v }")") ms; sbatch minus its start-up: $(ms "$(awk "BEGIN { print $s - $sv }")") ms"
+minus() { awk "BEGIN { printf \"%.2f\", ($1 - $2) / 1000 }"; }
+echo "hpcai submit minus its start-up: $(minus "${MED[hpcai]}" "${MED[version]}") ms; sbatch minus its start-up: $(minus "${MED[sbatch]}" "${MED[sbatch_version]}") ms"
