@@ -53,16 +53,6 @@ std::string IsoTime(double unix_seconds) {
   return buf;
 }
 
-std::string HumanBytes(int64_t b) {
-  char buf[32];
-  if (b >= (int64_t{1} << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(b) / 1e6);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f kB", static_cast<double>(b) / 1e3);
-  }
-  return buf;
-}
-
 Json EntryJson(const io::CheckpointEntry& e) {
   Json j = Json::MakeObject();
   j.set("path", e.path);

@@ -36,18 +36,6 @@ std::string Thousands(int64_t v) {
   return out;
 }
 
-std::string HumanBytes(int64_t b) {
-  char buf[32];
-  if (b < 1024 * 1024) {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
-  } else if (b < int64_t{1} << 30) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1024 * 1024));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1024.0 * 1024 * 1024));
-  }
-  return buf;
-}
-
 std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) {

@@ -20,6 +20,18 @@ int ReportError(const Status& status) {
   return ExitCodeFor(status);
 }
 
+std::string HumanBytes(int64_t b) {
+  char buf[32];
+  if (b < 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
+  } else if (b < int64_t{1} << 30) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1024 * 1024));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1024.0 * 1024 * 1024));
+  }
+  return buf;
+}
+
 bool UseColor(int fd) {
   const char* no = std::getenv("NO_COLOR");
   if (no && *no) return false;

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <string>
 
 #include "hpcai/base/status.h"
@@ -32,6 +33,9 @@ int ExitCodeSet();
 // Prints "hpcai: error: <message>" (+ hint lines) to stderr and returns
 // the documented exit code for the status.
 int ReportError(const Status& status);
+
+// "512.0 KiB", "3.4 MiB", "1.25 GiB" (binary units).
+std::string HumanBytes(int64_t bytes);
 
 // True when stdout/stderr is a terminal and NO_COLOR is unset.
 bool UseColor(int fd);

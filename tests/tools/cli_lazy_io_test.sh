@@ -16,9 +16,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 needed="$(readelf -d "$BIN" | grep NEEDED)"
 grep -Eq 'hdf5|libmpi|open-pal|open-rte' <<<"$needed" && fail "hpcai links HDF5/MPI directly: $needed"
 
-# 1b. Start-up: with the static runtime, no libstdc++.so / libyaml-cpp.so either.
+# 1b. Start-up: with the static runtime, no libstdc++.so / libgcc_s.so /
+# libyaml-cpp.so either.
 if [[ "$RUNTIME" == static ]]; then
-  [[ "$needed" != *libstdc++* && "$needed" != *yaml-cpp* ]] || fail "static runtime expected, but: $needed"
+  [[ "$needed" != *libstdc++* && "$needed" != *libgcc_s* && "$needed" != *yaml-cpp* ]] ||
+    fail "static runtime expected, but: $needed"
   [[ "$needed" == *libslurm* ]] || fail "hpcai does not link libslurm: $needed"
 fi
 
