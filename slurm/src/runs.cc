@@ -20,6 +20,7 @@
 #include "durable.h"
 #include "hpcai/base/fs.h"
 #include "hpcai/base/json.h"
+#include "hpcai/base/sha256.h"
 #include "local_process.h"
 #include "slurm_util.h"
 
@@ -201,7 +202,10 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   out.kind = sweep ? "sweep" : "run";
   out.backend = backend_name;
   out.train_binary = train_binary;
-  out.spec_hash = SpecHash(spec);
+  // spec.yaml is the canonical YAML, and the spec hash is its sha256 (SpecHash):
+  // emitted once for both.
+  const std::string canonical_yaml = CanonicalYaml(spec, true);
+  out.spec_hash = Sha256Hex(canonical_yaml);
 
   // Everything is validated against the would-be paths before anything is created.
   auto make_input = [&](const std::string& id, const std::string& dir) {
@@ -275,7 +279,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
       out.tasks.push_back(t);
     }
   }
-  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, CanonicalYaml(spec, true), out.script, rec, &to_sync));
+  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, canonical_yaml, out.script, rec, &to_sync));
   HPCAI_RETURN_IF_ERROR(registry.AddToIndex({out.id, dir, spec.name, out.kind}, /*durable=*/false));
 
   SubmitRequest req;
