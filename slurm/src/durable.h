@@ -31,7 +31,8 @@ Status DurableBarrier(const std::vector<std::string>& paths);
 
 // DurableBarrier on its own thread, started by the constructor: submission
 // starts it before the Slurm RPC so the fsyncs overlap the controller's round
-// trip.  Wait() joins it (the destructor does too).  The thread allocates
+// trip.  The thread runs as SCHED_BATCH (it does not preempt the submitting
+// thread).  Wait() joins it (the destructor does too).  The thread allocates
 // nothing on success, so the C library does not create a malloc arena for it
 // (a 128 MiB reservation and two unmaps, whose TLB shootdowns interrupt the
 // submitting thread).  If the thread cannot be created, Wait() runs the
