@@ -155,38 +155,50 @@ std::string Registry::DefaultHome() {
 
 Registry::Registry(std::string home) : home_(std::move(home)) {}
 
-Result<std::string> Registry::ClaimRunId(const std::string& parent, const std::string& name,
-                                         std::string* dir) const {
-  HPCAI_RETURN_IF_ERROR(fs::MakeDirs(parent));
+std::string Registry::CandidateRunId(const std::string& name) {
   // Random bits straight from the kernel: std::random_device probes the CPU
   // with cpuid first, a trap to the hypervisor in a VM (~20 us, a fifth of the
   // whole claim).
-  auto random16 = [] {
-    uint16_t v = 0;
-    if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) {
-      static thread_local std::mt19937 fallback{static_cast<unsigned>(std::time(nullptr)) ^ static_cast<unsigned>(::getpid())};
-      v = static_cast<uint16_t>(fallback());
-    }
-    return v;
-  };
+  uint16_t r = 0;
+  if (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+    static thread_local std::mt19937 fallback{static_cast<unsigned>(std::time(nullptr)) ^
+                                              static_cast<unsigned>(::getpid())};
+    r = static_cast<uint16_t>(fallback());
+  }
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-  for (int tries = 0; tries < 64; ++tries) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "%04x", static_cast<unsigned>(random16()));
-    std::string id = name + "-" + ts + "-" + hex;
-    std::string path = fs::Join(parent, id);
-    Status s = fs::MakeDirExclusive(path);
+  char tail[40];
+  std::strftime(tail, sizeof tail, "-%Y%m%d-%H%M%S-", &tm);
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "%04x", static_cast<unsigned>(r));
+  return name + tail + hex;
+}
+
+Status Registry::ClaimRunDir(const std::string& parent, const std::string& id) {
+  HPCAI_RETURN_IF_ERROR(fs::MakeDirs(parent));
+  Status s = fs::MakeDirExclusive(fs::Join(parent, id));
+  if (s.ok() || s.code() == Code::kFailedPrecondition) return s;
+  return s.WithContext("claiming a run directory");
+}
+
+Status Registry::ClaimExhausted(const std::string& parent) {
+  return Status::Internal("could not claim a unique run id under '" + parent + "' after " +
+                          std::to_string(kClaimTries) + " tries");
+}
+
+Result<std::string> Registry::ClaimRunId(const std::string& parent, const std::string& name,
+                                         std::string* dir) const {
+  for (int tries = 0; tries < kClaimTries; ++tries) {
+    std::string id = CandidateRunId(name);
+    Status s = ClaimRunDir(parent, id);
     if (s.ok()) {
-      *dir = path;
+      *dir = fs::Join(parent, id);
       return id;
     }
-    if (s.code() != Code::kFailedPrecondition) return s.WithContext("claiming a run directory");
+    if (s.code() != Code::kFailedPrecondition) return s;
   }
-  return Status::Internal("could not claim a unique run id under '" + parent + "' after 64 tries");
+  return ClaimExhausted(parent);
 }
 
 Status Registry::AddToIndex(const IndexEntry& e, bool durable) const {

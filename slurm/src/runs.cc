@@ -31,15 +31,6 @@ namespace {
 constexpr const char* kSubmitting = "SUBMITTING";
 constexpr const char* kSubmitFailed = "SUBMIT_FAILED";
 
-std::string WouldBeId(const std::string& name) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-  return name + "-" + ts + "-0000";
-}
-
 // Seconds since an ISO-8601 UTC time written by NowIso(); -1 if unparsable.
 int64_t AgeSeconds(const std::string& iso) {
   std::tm tm{};
@@ -222,29 +213,38 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     }
     return in;
   };
-  {
-    std::string id = WouldBeId(spec.name);
-    ScriptInput in = make_input(id, fs::Join(spec.runs_root, id));
+  // The script is rendered (and so validated) for a candidate run id before
+  // anything is created; that id is then claimed as it is.  Only when another
+  // submission took it in between is a new one drawn and the script rendered
+  // again.
+  std::unique_ptr<Backend> backend;
+  Registry registry(opts.home.empty() ? Registry::DefaultHome() : opts.home);
+  std::string dir;
+  ScriptInput in;
+  JobRequest job;
+  for (int tries = 0;; ++tries) {
+    out.id = Registry::CandidateRunId(spec.name);
+    dir = fs::Join(spec.runs_root, out.id);
+    in = make_input(out.id, dir);
     HPCAI_ASSIGN_OR_RETURN(out.script, RenderJobScript(in));
     if (opts.dry_run) {
-      out.id = id;
-      out.dir = in.job_dir;
+      out.dir = dir;
       for (size_t i = 0; i < tasks.size(); ++i)
-        out.tasks.push_back({id + "_" + std::to_string(i), in.task_run_dirs[i], tasks[i].name, "", static_cast<int>(i)});
+        out.tasks.push_back(
+            {out.id + "_" + std::to_string(i), in.task_run_dirs[i], tasks[i].name, "", static_cast<int>(i)});
       return out;
     }
+    HPCAI_ASSIGN_OR_RETURN(job, MakeJobRequest(in));
+    if (!backend) {
+      HPCAI_ASSIGN_OR_RETURN(backend, MakeBackend(backend_name));
+      out.api = backend->api();
+    }
+    Status claimed = Registry::ClaimRunDir(spec.runs_root, out.id);
+    if (claimed.ok()) break;
+    if (claimed.code() != Code::kFailedPrecondition) return claimed;
+    if (tries + 1 >= Registry::kClaimTries) return Registry::ClaimExhausted(spec.runs_root);
   }
-
-  HPCAI_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(backend_name));
-  out.api = backend->api();
-  Registry registry(opts.home.empty() ? Registry::DefaultHome() : opts.home);
-
-  std::string dir;
-  HPCAI_ASSIGN_OR_RETURN(out.id, registry.ClaimRunId(spec.runs_root, spec.name, &dir));
   out.dir = dir;
-  ScriptInput in = make_input(out.id, dir);
-  HPCAI_ASSIGN_OR_RETURN(out.script, RenderJobScript(in));
-  HPCAI_ASSIGN_OR_RETURN(JobRequest job, MakeJobRequest(in));
 
   RunRecord rec;
   rec.kind = out.kind;

@@ -2,6 +2,7 @@
 // reference resolution (id, name, prefix, sweeps).
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <set>
 #include <thread>
 
@@ -88,6 +89,29 @@ TEST(Registry, ConcurrentClaimsAreUnique) {
     EXPECT_EQ(id.rfind("same-", 0), 0u);
     EXPECT_EQ(id.size(), std::string("same-20240101-000000-abcd").size()) << id;
   }
+  (void)fs::RemoveAll(dir);
+}
+
+// Submission renders its script for a candidate id, then claims exactly that
+// id: a second claim of the same id must fail (and say so), not reuse it.
+TEST(Registry, CandidateIdsAreClaimedExclusively) {
+  std::string dir = testing::MakeTempDir("claimdir");
+  std::string id = Registry::CandidateRunId("exp.v1");
+  ASSERT_EQ(id.size(), std::string("exp.v1-20240101-000000-abcd").size()) << id;
+  EXPECT_EQ(id.rfind("exp.v1-", 0), 0u) << id;
+  for (size_t i = id.size() - 4; i < id.size(); ++i) EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(id[i]))) << id;
+  EXPECT_EQ(id[id.size() - 5], '-') << id;
+  EXPECT_EQ(id[id.size() - 12], '-') << id;
+
+  ASSERT_TRUE(Registry::ClaimRunDir(dir + "/new/runs", id).ok());  // creates the parent too
+  EXPECT_TRUE(fs::IsDir(dir + "/new/runs/" + id));
+  Status again = Registry::ClaimRunDir(dir + "/new/runs", id);
+  EXPECT_EQ(again.code(), Code::kFailedPrecondition) << again.message();
+  // A parent that cannot be created is an error of its own kind.
+  ASSERT_TRUE(fs::AtomicWriteFile(dir + "/file", "x").ok());
+  Status bad = Registry::ClaimRunDir(dir + "/file/runs", id);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.code(), Code::kFailedPrecondition) << bad.message();
   (void)fs::RemoveAll(dir);
 }
 

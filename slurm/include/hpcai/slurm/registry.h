@@ -90,10 +90,20 @@ class Registry {
   explicit Registry(std::string home);
   const std::string& home() const { return home_; }
 
-  // Claims a new run id "<name>-<yyyymmdd-hhmmss>-<4 hex>" (UTC) by creating
-  // the directory <parent>/<id> exclusively; retries with new random digits
-  // when another process took the same id.  Returns the id; *dir = the path.
+  // A candidate run id "<name>-<yyyymmdd-hhmmss>-<4 hex>" (UTC, random hex
+  // digits); it is the run's only once ClaimRunDir succeeds.
+  static std::string CandidateRunId(const std::string& name);
+  // Claims <parent>/<id> by creating it exclusively (and <parent> if needed).
+  // FailedPrecondition when another process has it: take a new candidate.
+  static Status ClaimRunDir(const std::string& parent, const std::string& id);
+
+  // Claims a new run id (CandidateRunId + ClaimRunDir), retrying with new
+  // random digits when another process took the same id.  Returns the id;
+  // *dir = the path.
   Result<std::string> ClaimRunId(const std::string& parent, const std::string& name, std::string* dir) const;
+  // Attempts before giving up (16 random bits each), and the error then.
+  static constexpr int kClaimTries = 64;
+  static Status ClaimExhausted(const std::string& parent);
 
   // Adds (or replaces) the index entry of a run, atomically.  With
   // durable = false it is not fsync'ed (the caller fsyncs the file and the
