@@ -144,6 +144,8 @@ TEST_F(DurableTest, BackgroundBarrierThreadRunsAsBatch) {
     EXPECT_TRUE(b.Wait().ok());
   }
   EXPECT_EQ(policy, SCHED_BATCH) << "barrier thread not seen as SCHED_BATCH";
+  // The creating thread is batch only while it creates the barrier thread.
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
 }
 
 }  // namespace
