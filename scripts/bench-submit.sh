@@ -12,8 +12,13 @@
 # deletions; hpcai submit creates 7 files, sbatch none).
 #
 #   scripts/bench-submit.sh [--runs N] [--build DIR] [--port-base P] [--runs-root DIR]
-# --runs-root: where the runs (and the run index) go (default: a temporary
-# directory under $TMPDIR, removed at the end; a given directory is kept).
+#                           [--after-deletions N]
+# --runs-root: where the runs (and the run index) go; kept afterwards
+#   (default BUILD/bench-submit-runs, so one benchmark run does not measure the
+#   file system still reacting to the previous one's clean-up).
+# --after-deletions N: first create and delete N files and directories (run-
+#   like: a directory, logs/, three files) next to the runs, as `rm -rf` of
+#   old runs would, then measure at once (default 0).
 # Uses $SLURM_CONF when set, else starts a private 2-node cluster (stopped at
 # the end) whose nodes are drained, so the submitted jobs stay pending.
 set -euo pipefail
@@ -23,8 +28,10 @@ RUNS=40
 BUILD="$REPO/build"
 PORT=19837
 RUNS_ROOT=""
-bench_parse_args "bench-submit.sh: unknown argument '%s' (see --help)" 2,17 \
-  "--runs=RUNS --build=BUILD --port-base=PORT --runs-root=RUNS_ROOT" "$@"
+DELETIONS=0
+bench_parse_args "bench-submit.sh: unknown argument '%s' (see --help)" 2,22 \
+  "--runs=RUNS --build=BUILD --port-base=PORT --runs-root=RUNS_ROOT --after-deletions=DELETIONS" "$@"
+[[ "$DELETIONS" =~ ^[0-9]+$ ]] || { echo "bench-submit.sh: --after-deletions needs a number, got '$DELETIONS'" >&2; exit 2; }
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "bench-submit.sh: --runs needs a positive number, got '$RUNS'" >&2; exit 2; }
 H="$BUILD/bin/hpcai"
 [[ -x "$H" ]] || { echo "bench-submit.sh: $H missing; build first (cmake --build build --target hpcai)" >&2; exit 2; }
@@ -44,15 +51,11 @@ if [[ -n "$BENCH_STARTED" ]]; then
         scontrol update NodeName="$nodes" State=RESUME >/dev/null 2>&1 || true
         bench_slurm_cleanup' EXIT
 fi
-if [[ -z "$RUNS_ROOT" ]]; then
-  RUNS_ROOT="$WORK/runs"
-  mkdir -p "$RUNS_ROOT"
-else
-  # The index goes to the same file system as the runs.
-  mkdir -p "$RUNS_ROOT"
-  RUNS_ROOT="$(cd "$RUNS_ROOT" && pwd)"
-  export HPCAI_HOME="$RUNS_ROOT/.bench-hpcai-home"
-fi
+RUNS_ROOT="${RUNS_ROOT:-$BUILD/bench-submit-runs}"
+mkdir -p "$RUNS_ROOT"
+RUNS_ROOT="$(cd "$RUNS_ROOT" && pwd)"
+# The index goes to the same file system as the runs.
+export HPCAI_HOME="$RUNS_ROOT/.bench-hpcai-home"
 # The spec is written with a quoted here-document: the path goes in through
 # hpcai's own --set, never through the shell.
 cat > "$WORK/spec.yaml" <<'YAML'
@@ -86,6 +89,16 @@ if [[ "$FS_TYPE" == ext4 && -r "/sys/fs/ext4/$(basename "$FS_DEV")/journal_task"
   else
     FS_NOTE="ext4 with a journal"
   fi
+fi
+if (( DELETIONS > 0 )); then
+  # Run-like directories in the runs root itself (a directory, its logs/ and
+  # three files: five inodes each), then all removed at once.
+  for i in $(seq 1 $(( (DELETIONS + 4) / 5 ))); do
+    d="$RUNS_ROOT/.bench-deleted.$$.$i"
+    mkdir -p "$d/logs"
+    : > "$d/spec.yaml"; : > "$d/job.sbatch"; : > "$d/run.json"
+  done
+  rm -rf "$RUNS_ROOT"/.bench-deleted.$$.*
 fi
 PROBE_BEFORE="$(fs_probe)"
 
@@ -132,7 +145,7 @@ done
 us_ms() { awk "BEGIN { printf \"%.2f\", $1 / 1000 }"; }
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
 echo "# bench-submit: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(hostname) cores $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) runs $RUNS$([[ $DRAINED = 1 ]] && echo ', nodes drained (jobs stay pending)')"
-echo "# runs root $RUNS_ROOT on $FS_DEV ($FS_NOTE); one file creation there: ${PROBE_BEFORE} us before, ${PROBE_AFTER} us after"
+echo "# runs root $RUNS_ROOT on $FS_DEV ($FS_NOTE)$( (( DELETIONS > 0 )) && echo ", measured right after creating and deleting $DELETIONS files and directories there"); one file creation there: ${PROBE_BEFORE} us before, ${PROBE_AFTER} us after"
 echo
 echo "| what | median wall (ms) | vs sbatch | fastest (ms) | vs sbatch's fastest |"
 echo "|---|---|---|---|---|"
