@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,31 +31,66 @@ Status WriteVisible(const std::string& path, const std::string& data);
 // (docs/slurm.md, "Benchmarks").  Sequential in the calling thread.
 Status DurableBarrier(const std::vector<std::string>& paths);
 
-// DurableBarrier on its own thread, started by the constructor: submission
-// starts it before the Slurm RPC so the fsyncs overlap the controller's round
-// trip.  The thread runs as SCHED_BATCH (it does not preempt the submitting
-// thread).  Wait() joins it (the destructor does too).  The thread allocates
-// nothing on success, so the C library does not create a malloc arena for it
-// (a 128 MiB reservation and two unmaps, whose TLB shootdowns interrupt the
-// submitting thread).  If the thread cannot be created, Wait() runs the
-// barrier itself.
-class BackgroundBarrier {
- public:
-  explicit BackgroundBarrier(std::vector<std::string> paths);
-  ~BackgroundBarrier();
-  BackgroundBarrier(const BackgroundBarrier&) = delete;
-  BackgroundBarrier& operator=(const BackgroundBarrier&) = delete;
+// A file to make visible: written to `tmp`, then renamed over `path`.
+struct PlannedFile {
+  std::string path;
+  std::string tmp;
+  std::string data;
+};
 
+// What a submission writes before its RPC, prepared in full (paths, contents)
+// by the submitting thread, so that carrying it out is system calls only:
+// directories to create (one that exists is fine), files to write in order
+// (WriteVisible each), then the paths to make durable.
+struct WritePlan {
+  std::vector<std::string> dirs;
+  std::vector<PlannedFile> files;
+  std::vector<std::string> sync;
+
+  // Adds a file (its temp name is `path.tmp.<pid>`, as WriteVisible's).
+  void AddFile(const std::string& path, std::string data);
+};
+
+// Creates plan.dirs and writes plan.files, in order, in the calling thread;
+// stops at the first failure and returns it.  No fsync.
+Status ExecuteWrites(const WritePlan& plan);
+
+// A WritePlan carried out on its own thread, started by the constructor:
+// first the directories and files (WaitWritten() returns once they are
+// visible, or why they are not), then DurableBarrier(plan.sync) (Wait()
+// returns once they are durable; the destructor waits too).  Submission
+// starts it right after claiming the run directory: the files are written
+// while the submitting thread loads the Slurm client configuration, and the
+// fsyncs run during the RPC.
+//
+// The thread runs as SCHED_BATCH (created while its creator is briefly batch,
+// so it never runs in its creator's place, and never preempts it when it
+// wakes), and allocates nothing unless something fails, so the C library does
+// not create a malloc arena for it (a 128 MiB reservation and two unmaps,
+// whose TLB shootdowns interrupt the submitting thread).  If the thread
+// cannot be created, WaitWritten() and Wait() do the work themselves.
+class BackgroundWriter {
+ public:
+  explicit BackgroundWriter(WritePlan plan);
+  ~BackgroundWriter();
+  BackgroundWriter(const BackgroundWriter&) = delete;
+  BackgroundWriter& operator=(const BackgroundWriter&) = delete;
+
+  Status WaitWritten();
   Status Wait();
 
  private:
   static void* Run(void* self);
 
-  std::vector<std::string> paths_;
-  Status result_;
+  WritePlan plan_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool written_ = false;  // guarded by mu_
+  Status write_status_;   // set before written_
+  Status sync_status_;    // set by the thread before it ends
   pthread_t thread_{};
   bool started_ = false;
-  bool done_ = false;
+  bool joined_ = false;
 };
 
 }  // namespace hpcai::slurm

@@ -201,11 +201,12 @@ Result<std::string> Registry::ClaimRunId(const std::string& parent, const std::s
   return ClaimExhausted(parent);
 }
 
+std::string Registry::IndexEntryText(const IndexEntry& e) { return e.dir + "\n" + e.name + "\n" + e.kind + "\n"; }
+
 Status Registry::AddToIndex(const IndexEntry& e, bool durable) const {
   HPCAI_RETURN_IF_ERROR(fs::MakeDirs(index_dir()));
-  std::string text = e.dir + "\n" + e.name + "\n" + e.kind + "\n";
-  if (!durable) return WriteVisible(fs::Join(index_dir(), e.id), text);
-  return fs::AtomicWriteFile(fs::Join(index_dir(), e.id), text);
+  if (!durable) return WriteVisible(IndexEntryPath(e.id), IndexEntryText(e));
+  return fs::AtomicWriteFile(IndexEntryPath(e.id), IndexEntryText(e));
 }
 
 Result<std::vector<IndexEntry>> Registry::List() const {

@@ -47,18 +47,19 @@ Attempt NewAttempt(const std::string& backend, const std::string& job_dir) {
   return a;
 }
 
-Status WriteRunFiles(const std::string& dir, const std::string& spec_yaml, const std::string& script,
-                     const RunRecord& rec, std::vector<std::string>* to_sync) {
-  HPCAI_RETURN_IF_ERROR(fs::MakeDirs(fs::Join(dir, "logs")));
-  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "spec.yaml"), spec_yaml));
-  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "job.sbatch"), script));
-  HPCAI_RETURN_IF_ERROR(WriteVisible(fs::Join(dir, "run.json"), rec.ToJson().dump(2) + "\n"));
-  // run.json is rewritten with the job id after the submission, and it and
-  // the directory are made durable then (the late barrier): syncing them here
-  // too would only add two fsyncs to the RPC's time.  Not logs/ either: it is
-  // empty, and the job script recreates it (mkdir -p) if a crash lost it.
-  for (const char* f : {"spec.yaml", "job.sbatch"}) to_sync->push_back(fs::Join(dir, f));
-  return Status::OK();
+// Plans a run directory's files: logs/, spec.yaml, job.sbatch and run.json
+// (in that order), with spec.yaml and job.sbatch to be made durable with the
+// plan.  run.json and the directory are made durable after the RPC, once the
+// job id is recorded: syncing them before too would only add two fsyncs to
+// the RPC's time.  Not logs/ either: it is empty, and the job script
+// recreates it (mkdir -p) if a crash lost it.
+void PlanRunFiles(const std::string& dir, std::string spec_yaml, std::string script, const RunRecord& rec,
+                  WritePlan* plan) {
+  plan->dirs.push_back(fs::Join(dir, "logs"));
+  plan->AddFile(fs::Join(dir, "spec.yaml"), std::move(spec_yaml));
+  plan->AddFile(fs::Join(dir, "job.sbatch"), std::move(script));
+  plan->AddFile(fs::Join(dir, "run.json"), rec.ToJson().dump(2) + "\n");
+  for (const char* f : {"spec.yaml", "job.sbatch"}) plan->sync.push_back(fs::Join(dir, f));
 }
 
 // The submission outcome in the record's newest attempt.
@@ -255,7 +256,12 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   rec.spec_hash = out.spec_hash;
   rec.attempts.push_back(NewAttempt(backend_name, dir));
 
-  std::vector<std::string> to_sync = {spec.runs_root};
+  // Everything the run directory and the index get before the RPC, planned
+  // here and written by a background thread (index entries last, so the index
+  // never names a run without its files).
+  WritePlan plan;
+  plan.sync.push_back(spec.runs_root);
+  std::vector<IndexEntry> entries;
   if (sweep) {
     for (size_t i = 0; i < tasks.size(); ++i) {
       SubmittedTask t;
@@ -273,26 +279,28 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
       tr.sweep_id = out.id;
       tr.sweep_index = t.index;
       tr.attempts.push_back(NewAttempt(backend_name, dir));
-      HPCAI_RETURN_IF_ERROR(WriteRunFiles(t.run_dir, CanonicalYaml(tasks[i], false), out.script, tr, &to_sync));
-      HPCAI_RETURN_IF_ERROR(registry.AddToIndex({t.run_id, t.run_dir, t.name, "run"}, /*durable=*/false));
+      PlanRunFiles(t.run_dir, CanonicalYaml(tasks[i], false), out.script, tr, &plan);
+      entries.push_back({t.run_id, t.run_dir, t.name, "run"});
       rec.tasks.push_back(t.run_id);
       out.tasks.push_back(t);
     }
   }
-  HPCAI_RETURN_IF_ERROR(WriteRunFiles(dir, canonical_yaml, out.script, rec, &to_sync));
-  HPCAI_RETURN_IF_ERROR(registry.AddToIndex({out.id, dir, spec.name, out.kind}, /*durable=*/false));
+  PlanRunFiles(dir, canonical_yaml, out.script, rec, &plan);
+  entries.push_back({out.id, dir, spec.name, out.kind});
+  HPCAI_RETURN_IF_ERROR(fs::MakeDirs(registry.index_dir()));
+  for (const IndexEntry& e : entries) {
+    plan.AddFile(registry.IndexEntryPath(e.id), Registry::IndexEntryText(e));
+    plan.sync.push_back(registry.IndexEntryPath(e.id));
+  }
+  plan.sync.push_back(registry.index_dir());
 
   SubmitRequest req;
   req.script_path = fs::Join(dir, "job.sbatch");
   req.script = out.script;
   req.job = job;
 
-  // Paths made durable besides the ones WriteRunFiles listed: the index and
-  // its entries, and each run's record and directory (run.json is rewritten
-  // once the job exists, so those are synced last).
-  to_sync.push_back(registry.home() + "/index");
-  for (const auto& t : out.tasks) to_sync.push_back(registry.home() + "/index/" + t.run_id);
-  to_sync.push_back(registry.home() + "/index/" + out.id);
+  // Each run's record and directory are made durable after the RPC (run.json
+  // is rewritten once the job exists).
   std::vector<std::string> records = {fs::Join(dir, "run.json"), dir};
   for (const auto& t : out.tasks) {
     records.push_back(fs::Join(t.run_dir, "run.json"));
@@ -300,6 +308,8 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   }
 
   if (sweep && backend_name == "local") {
+    // The runner is forked: no other thread may be running then.
+    HPCAI_RETURN_IF_ERROR(ExecuteWrites(plan));
     std::vector<SubmittedTask> ts = out.tasks;
     int par = spec.sweep.parallelism;
     for (const auto& t : ts)
@@ -311,14 +321,18 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     out.submit_status = pid.ok() ? Status::OK() : pid.status();
     out.job_id = pid.ok() ? "local-" + std::to_string(*pid) : "";
     HPCAI_RETURN_IF_ERROR(RecordSubmission(dir, out.submit_status, out.job_id, pid.ok() ? *pid : 0, "RUNNING"));
-    to_sync.insert(to_sync.end(), records.begin(), records.end());
-    HPCAI_RETURN_IF_ERROR(DurableBarrier(to_sync));
+    plan.sync.insert(plan.sync.end(), records.begin(), records.end());
+    HPCAI_RETURN_IF_ERROR(DurableBarrier(plan.sync));
     return out;
   }
 
-  // The files written so far become durable while the RPC is in flight; after
-  // it only the rewritten records.
-  BackgroundBarrier early(std::move(to_sync));
+  // The files are written while the Slurm client loads its configuration and
+  // plugins (a no-op for the other backends; its errors come again from
+  // Submit), and made durable while the RPC is in flight; after it only the
+  // rewritten records are.
+  BackgroundWriter early(std::move(plan));
+  (void)backend->Prepare();
+  HPCAI_RETURN_IF_ERROR(early.WaitWritten());
   auto submitted = backend->Submit(req);
   out.submit_status = submitted.ok() ? Status::OK() : submitted.status();
   std::string live_state = backend_name == "local" ? "RUNNING" : "PENDING";

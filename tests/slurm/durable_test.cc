@@ -1,8 +1,9 @@
-// The submission's durability helpers (slurm/src/durable.h): visible writes
-// and the fsync barrier, inline and on its own thread.  What the barrier
-// promises that a test can observe: every path is visited in order (the
+// The submission's durability helpers (slurm/src/durable.h): visible writes,
+// write plans and the fsync barrier, inline and on their own thread.  What
+// they promise that a test can observe: every path is visited in order (the
 // first failure is the one reported, across rounds of descriptors), files
-// and directories alike, and the background form reports the same result.
+// are whole under their final names, a failed write stops the plan, and the
+// background form reports the same results.
 #include <gtest/gtest.h>
 
 #include <sched.h>
@@ -87,44 +88,93 @@ TEST_F(DurableTest, BarrierVisitsEveryRoundAndReportsTheFirstFailure) {
   EXPECT_NE(st.message().find("missing-early"), std::string::npos) << st.message();
 }
 
-TEST_F(DurableTest, BackgroundBarrierReportsLikeTheInlineOne) {
-  std::vector<std::string> paths = MakeFiles(3);
-  BackgroundBarrier ok(paths);
+// A plan with only syncs: the background form reports like the inline one.
+TEST_F(DurableTest, BackgroundWriterReportsBarrierFailures) {
+  WritePlan good;
+  good.sync = MakeFiles(3);
+  BackgroundWriter ok(good);
+  EXPECT_TRUE(ok.WaitWritten().ok());
   EXPECT_TRUE(ok.Wait().ok());
   EXPECT_TRUE(ok.Wait().ok()) << "Wait() is idempotent";
 
-  paths[1] = Path("gone");
-  BackgroundBarrier bad(paths);
-  Status st = bad.Wait();
+  WritePlan bad = good;
+  bad.sync[1] = Path("gone");
+  BackgroundWriter w(bad);
+  EXPECT_TRUE(w.WaitWritten().ok()) << "nothing to write";
+  Status st = w.Wait();
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("gone"), std::string::npos) << st.message();
-  EXPECT_EQ(bad.Wait().message(), st.message());
+  EXPECT_EQ(w.Wait().message(), st.message());
 }
 
-TEST_F(DurableTest, BackgroundBarrierJoinsWhenDestroyedUnwaited) {
-  // An early return in submission destroys the barrier without Wait(): the
-  // destructor must join (a thread left running would read freed paths).
+// Directories first (an existing one is fine), then the files in order, each
+// whole under its final name, no temp file left; then the syncs.
+TEST_F(DurableTest, WritePlanCreatesDirectoriesThenFilesInOrder) {
+  WritePlan plan;
+  plan.dirs = {Path("run"), Path("run/logs"), Path("run")};
+  plan.AddFile(Path("run/spec.yaml"), "spec\n");
+  plan.AddFile(Path("run/run.json"), "{}\n");
+  plan.AddFile(Path("run/run.json"), "{\"second\": true}\n");  // replaces the first
+  plan.sync = {Path("run/spec.yaml"), Path("run/run.json"), Path("run")};
+  BackgroundWriter w(plan);
+  ASSERT_TRUE(w.WaitWritten().ok());
+  EXPECT_TRUE(fs::IsDir(Path("run/logs")));
+  EXPECT_EQ(*fs::ReadFile(Path("run/spec.yaml"), 1 << 10), "spec\n");
+  EXPECT_EQ(*fs::ReadFile(Path("run/run.json"), 1 << 10), "{\"second\": true}\n");
+  EXPECT_TRUE(w.Wait().ok());
+  EXPECT_EQ(fs::ListDir(Path("run"))->size(), 3u) << "a temp file was left behind";
+  EXPECT_EQ(ExecuteWrites(plan).ok(), true) << "carrying a plan out again replaces the files";
+}
+
+// The first failed write stops the plan: later files are not written, the
+// failure is what WaitWritten and Wait report, and nothing is synced.
+TEST_F(DurableTest, WritePlanStopsAtTheFirstFailure) {
+  WritePlan plan;
+  plan.dirs = {Path("run")};
+  plan.AddFile(Path("run/first"), "1");
+  plan.AddFile(Path("no-such-dir/second"), "2");
+  plan.AddFile(Path("run/third"), "3");
+  plan.sync = {Path("missing-but-never-synced")};
+  BackgroundWriter w(plan);
+  Status st = w.WaitWritten();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no-such-dir/second"), std::string::npos) << st.message();
+  EXPECT_EQ(w.Wait().message(), st.message()) << "Wait() reports the write failure, not a sync one";
+  EXPECT_TRUE(fs::Exists(Path("run/first")));
+  EXPECT_FALSE(fs::Exists(Path("run/third")));
+
+  WritePlan blocked;  // a directory where a file is in the way
+  ASSERT_TRUE(WriteVisible(Path("file"), "x").ok());
+  blocked.dirs = {Path("file/logs")};
+  EXPECT_FALSE(ExecuteWrites(blocked).ok());
+}
+
+TEST_F(DurableTest, BackgroundWriterJoinsWhenDestroyedUnwaited) {
+  // An early return in submission destroys the writer without Wait(): the
+  // destructor must join (a thread left running would read a freed plan).
   // 300 fsyncs keep the thread busy for milliseconds, so a destructor that
   // did not wait would leave it visible in /proc/self/task.
   auto threads = [] { return fs::ListDir("/proc/self/task")->size(); };
   const size_t before = threads();
-  std::vector<std::string> paths = MakeFiles(300);
+  WritePlan plan;
+  plan.sync = MakeFiles(300);
   {
-    BackgroundBarrier b(paths);
+    BackgroundWriter w(plan);
   }
   EXPECT_EQ(threads(), before);
 }
 
-// The barrier thread is background work: SCHED_BATCH (3), so it never
+// The writer thread is background work: SCHED_BATCH (3), so it never
 // preempts the submitting thread when it wakes.  Seen from /proc while it
 // works through 500 fsyncs (its first instants, before it switches, are
 // SCHED_OTHER).
-TEST_F(DurableTest, BackgroundBarrierThreadRunsAsBatch) {
-  std::vector<std::string> paths = MakeFiles(500);
+TEST_F(DurableTest, BackgroundWriterThreadRunsAsBatch) {
+  WritePlan plan;
+  plan.sync = MakeFiles(500);
   const std::string self = std::to_string(::getpid());
   int policy = -1;
   {
-    BackgroundBarrier b(paths);
+    BackgroundWriter b(plan);
     for (int tries = 0; tries < 2000 && policy != SCHED_BATCH; ++tries) {
       auto tasks = fs::ListDir("/proc/self/task");
       if (!tasks.ok()) break;
@@ -143,8 +193,8 @@ TEST_F(DurableTest, BackgroundBarrierThreadRunsAsBatch) {
     }
     EXPECT_TRUE(b.Wait().ok());
   }
-  EXPECT_EQ(policy, SCHED_BATCH) << "barrier thread not seen as SCHED_BATCH";
-  // The creating thread is batch only while it creates the barrier thread.
+  EXPECT_EQ(policy, SCHED_BATCH) << "writer thread not seen as SCHED_BATCH";
+  // The creating thread is batch only while it creates the writer thread.
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
 }
 

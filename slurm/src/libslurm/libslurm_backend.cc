@@ -107,6 +107,8 @@ class LibSlurmBackend final : public Backend {
   std::string name() const override { return "slurm"; }
   std::string api() const override { return "libslurm"; }
 
+  Status Prepare() override { return EnsureInit(); }
+
   Result<SubmitResult> Submit(const SubmitRequest& req) override {
     HPCAI_RETURN_IF_ERROR(EnsureInit());
     const JobRequest& r = req.job;

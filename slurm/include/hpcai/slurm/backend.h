@@ -63,6 +63,11 @@ class Backend {
   // errors are retried with backoff before either is returned.
   virtual Result<SubmitResult> Submit(const SubmitRequest& request) = 0;
 
+  // Loads what Submit needs before it is called (libslurm: slurm.conf and the
+  // client plugins), so a caller can overlap it with other work.  Optional:
+  // Submit does it too, and reports its errors.
+  virtual Status Prepare() { return Status::OK(); }
+
   // ONE batched query (one RPC / one command) for all `jobs`.  The result has
   // an entry for each job the backend still knows; absent = no longer known.
   virtual Result<std::map<std::string, JobInfo>> Query(const std::vector<JobRef>& jobs) = 0;

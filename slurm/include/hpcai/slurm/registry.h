@@ -109,6 +109,11 @@ class Registry {
   // durable = false it is not fsync'ed (the caller fsyncs the file and the
   // index directory later, e.g. submission's single durability barrier).
   Status AddToIndex(const IndexEntry& entry, bool durable = true) const;
+  // The index directory, an entry's file in it and its contents (what
+  // AddToIndex writes), for a caller that writes entries itself.
+  std::string index_dir() const { return home_ + "/index"; }
+  std::string IndexEntryPath(const std::string& id) const { return index_dir() + "/" + id; }
+  static std::string IndexEntryText(const IndexEntry& entry);
   // Every index entry, sorted by id.  Unreadable entries are skipped.
   Result<std::vector<IndexEntry>> List() const;
   // A run or sweep from a reference: an exact id, else a name (the latest run
@@ -118,7 +123,6 @@ class Registry {
   static Result<IndexEntry> ResolveIn(const std::vector<IndexEntry>& entries, const std::string& ref);
 
  private:
-  std::string index_dir() const { return home_ + "/index"; }
   std::string home_;
 };
 
