@@ -7,7 +7,9 @@
 #pragma once
 
 #include <pthread.h>
+#include <sched.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -63,9 +65,10 @@ Status ExecuteWrites(const WritePlan& plan);
 // while the submitting thread loads the Slurm client configuration, and the
 // fsyncs run during the RPC.
 //
-// The thread runs as SCHED_BATCH (created while its creator is briefly batch,
-// so it never runs in its creator's place, and never preempts it when it
-// wakes), and allocates nothing unless something fails, so the C library does
+// The thread starts on another CPU than its creator's when there is one, runs
+// as SCHED_BATCH (created while its creator is briefly batch, so it never runs
+// in its creator's place, and never preempts it when it wakes), and allocates
+// nothing unless something fails, so the C library does
 // not create a malloc arena for it (a 128 MiB reservation and two unmaps,
 // whose TLB shootdowns interrupt the submitting thread).  If the thread
 // cannot be created, WaitWritten() and Wait() do the work themselves.
@@ -88,6 +91,9 @@ class BackgroundWriter {
   bool written_ = false;  // guarded by mu_
   Status write_status_;   // set before written_
   Status sync_status_;    // set by the thread before it ends
+  cpu_set_t allowed_{};            // this process's CPUs, when placed_
+  bool placed_ = false;             // the thread was started on another CPU
+  std::atomic<bool> running_{false};
   pthread_t thread_{};
   bool started_ = false;
   bool joined_ = false;

@@ -198,5 +198,55 @@ TEST_F(DurableTest, BackgroundWriterThreadRunsAsBatch) {
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
 }
 
+// Placement: the writer starts on another CPU than its creator's, then may
+// use every CPU of the process again; the creator's own CPUs never change.
+// With a single CPU allowed there is no other one, and the work is the same.
+TEST_F(DurableTest, BackgroundWriterKeepsTheProcessCpus) {
+  cpu_set_t mine;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
+  auto allowed_list = [](const std::string& status) {
+    size_t at = status.find("Cpus_allowed_list:");
+    return at == std::string::npos ? std::string() : status.substr(at, status.find('\n', at) - at);
+  };
+  const std::string self = std::to_string(::getpid());
+  const std::string want = allowed_list(*fs::ReadFile("/proc/self/task/" + self + "/status", 1 << 14));
+  WritePlan plan;
+  plan.sync = MakeFiles(300);
+  std::string seen;
+  {
+    BackgroundWriter w(plan);
+    // Before any Wait (which would widen a thread that has not started).
+    for (int tries = 0; tries < 2000 && seen != want; ++tries) {
+      auto tasks = fs::ListDir("/proc/self/task");
+      if (!tasks.ok()) break;
+      for (const std::string& tid : *tasks) {
+        if (tid == self) continue;
+        auto st = fs::ReadFile("/proc/self/task/" + tid + "/status", 1 << 14);
+        if (st.ok()) seen = allowed_list(*st);
+      }
+    }
+    EXPECT_TRUE(w.Wait().ok());
+  }
+  EXPECT_EQ(seen, want) << "the writer thread's CPUs";
+  cpu_set_t after;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof after, &after), 0);
+  EXPECT_TRUE(CPU_EQUAL(&mine, &after)) << "the creating thread's CPUs changed";
+
+  // One CPU only.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(::sched_getcpu(), &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+  WritePlan small;
+  small.AddFile(Path("single"), "1");
+  small.sync = {Path("single")};
+  {
+    BackgroundWriter w(small);
+    EXPECT_TRUE(w.Wait().ok());
+  }
+  EXPECT_TRUE(fs::Exists(Path("single")));
+  ASSERT_EQ(::sched_setaffinity(0, sizeof mine, &mine), 0);
+}
+
 }  // namespace
 }  // namespace hpcai::slurm
