@@ -96,6 +96,8 @@ void WritePlan::AddFile(const std::string& path, std::string data) {
   files.push_back({path, path + ".tmp." + std::to_string(::getpid()), std::move(data)});
 }
 
+void WritePlan::AddSpareTemp(const std::string& path) { spares.push_back(path + ".tmp." + std::to_string(::getpid())); }
+
 
 Status ExecuteWrites(const WritePlan& plan) {
   for (const std::string& d : plan.dirs) {
@@ -103,6 +105,11 @@ Status ExecuteWrites(const WritePlan& plan) {
       return Status::IOError("cannot create directory '" + d + "': " + std::strerror(errno));
   }
   for (const PlannedFile& f : plan.files) HPCAI_RETURN_IF_ERROR(WriteViaTemp(f.path, f.tmp, f.data));
+  for (const std::string& p : plan.spares) {
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError("cannot create '" + p + "': " + std::strerror(errno));
+    ::close(fd);
+  }
   return Status::OK();
 }
 

@@ -326,6 +326,10 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
     return out;
   }
 
+  // run.json is rewritten once the job id is known (WriteVisible): its temp
+  // file is created ahead.
+  plan.AddSpareTemp(fs::Join(dir, "run.json"));
+  for (const auto& t : out.tasks) plan.AddSpareTemp(fs::Join(t.run_dir, "run.json"));
   // The files are written while the Slurm client loads its configuration and
   // plugins (a no-op for the other backends; its errors come again from
   // Submit), and made durable while the RPC is in flight; after it only the

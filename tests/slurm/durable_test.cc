@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -147,6 +148,26 @@ TEST_F(DurableTest, WritePlanStopsAtTheFirstFailure) {
   ASSERT_TRUE(WriteVisible(Path("file"), "x").ok());
   blocked.dirs = {Path("file/logs")};
   EXPECT_FALSE(ExecuteWrites(blocked).ok());
+}
+
+// A spare temp file is created last, empty; the later WriteVisible of its
+// path writes into that very inode (nothing allocated then) and leaves no
+// temp file behind.
+TEST_F(DurableTest, SpareTempIsReusedByTheNextVisibleWrite) {
+  WritePlan plan;
+  plan.AddFile(Path("run.json"), "{\"state\": \"SUBMITTING\"}\n");
+  plan.AddSpareTemp(Path("run.json"));
+  ASSERT_EQ(plan.spares.size(), 1u);
+  ASSERT_TRUE(ExecuteWrites(plan).ok());
+  struct stat spare {};
+  ASSERT_EQ(::stat(plan.spares[0].c_str(), &spare), 0) << "spare not created";
+  EXPECT_EQ(spare.st_size, 0);
+  ASSERT_TRUE(WriteVisible(Path("run.json"), "{\"state\": \"PENDING\"}\n").ok());
+  struct stat now {};
+  ASSERT_EQ(::stat(Path("run.json").c_str(), &now), 0);
+  EXPECT_EQ(now.st_ino, spare.st_ino) << "the spare's inode was not reused";
+  EXPECT_EQ(*fs::ReadFile(Path("run.json"), 1 << 10), "{\"state\": \"PENDING\"}\n");
+  EXPECT_FALSE(fs::Exists(plan.spares[0]));
 }
 
 TEST_F(DurableTest, BackgroundWriterJoinsWhenDestroyedUnwaited) {
