@@ -28,6 +28,20 @@ std::string Numbered(const char* prefix, size_t i) {
   return s;
 }
 
+// /proc/self/task/<tid>/<file> of every thread but the main one.
+std::vector<std::string> OtherThreads(const char* file) {
+  std::vector<std::string> out;
+  const std::string self = std::to_string(::getpid());
+  auto tasks = fs::ListDir("/proc/self/task");
+  if (!tasks.ok()) return out;
+  for (const std::string& tid : *tasks) {
+    if (tid == self) continue;
+    auto text = fs::ReadFile("/proc/self/task/" + tid + "/" + file, 1 << 14);
+    if (text.ok()) out.push_back(*text);
+  }
+  return out;
+}
+
 class DurableTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = testing::MakeTempDir("durable"); }
@@ -192,20 +206,14 @@ TEST_F(DurableTest, BackgroundWriterJoinsWhenDestroyedUnwaited) {
 TEST_F(DurableTest, BackgroundWriterThreadRunsAsBatch) {
   WritePlan plan;
   plan.sync = MakeFiles(500);
-  const std::string self = std::to_string(::getpid());
   int policy = -1;
   {
     BackgroundWriter b(plan);
     for (int tries = 0; tries < 2000 && policy != SCHED_BATCH; ++tries) {
-      auto tasks = fs::ListDir("/proc/self/task");
-      if (!tasks.ok()) break;
-      for (const std::string& tid : *tasks) {
-        if (tid == self) continue;
-        auto stat = fs::ReadFile("/proc/self/task/" + tid + "/stat", 1 << 12);
-        if (!stat.ok()) continue;
+      for (const std::string& stat : OtherThreads("stat")) {
         // Fields after the command name (in parentheses): state is field 3,
         // policy field 41.
-        std::istringstream in(stat->substr(stat->rfind(')') + 2));
+        std::istringstream in(stat.substr(stat.rfind(')') + 2));
         std::string field;
         for (int i = 3; i <= 41 && in >> field; ++i) {
           if (i == 41 && std::stoi(field) == SCHED_BATCH) policy = SCHED_BATCH;
@@ -229,8 +237,7 @@ TEST_F(DurableTest, BackgroundWriterKeepsTheProcessCpus) {
     size_t at = status.find("Cpus_allowed_list:");
     return at == std::string::npos ? std::string() : status.substr(at, status.find('\n', at) - at);
   };
-  const std::string self = std::to_string(::getpid());
-  const std::string want = allowed_list(*fs::ReadFile("/proc/self/task/" + self + "/status", 1 << 14));
+  const std::string want = allowed_list(*fs::ReadFile("/proc/self/status", 1 << 14));
   WritePlan plan;
   plan.sync = MakeFiles(300);
   std::string seen;
@@ -238,13 +245,7 @@ TEST_F(DurableTest, BackgroundWriterKeepsTheProcessCpus) {
     BackgroundWriter w(plan);
     // Before any Wait (which would widen a thread that has not started).
     for (int tries = 0; tries < 2000 && seen != want; ++tries) {
-      auto tasks = fs::ListDir("/proc/self/task");
-      if (!tasks.ok()) break;
-      for (const std::string& tid : *tasks) {
-        if (tid == self) continue;
-        auto st = fs::ReadFile("/proc/self/task/" + tid + "/status", 1 << 14);
-        if (st.ok()) seen = allowed_list(*st);
-      }
+      for (const std::string& status : OtherThreads("status")) seen = allowed_list(status);
     }
     EXPECT_TRUE(w.Wait().ok());
   }
