@@ -183,15 +183,17 @@ Status BackgroundWriter::WaitWritten() {
 }
 
 Status BackgroundWriter::Wait() {
-  HPCAI_RETURN_IF_ERROR(WaitWritten());
+  Status written = WaitWritten();
   if (!joined_) {
+    // Joined whatever happened: the thread may still be leaving Run().
     if (started_) {
       ::pthread_join(thread_, nullptr);
-    } else {
+    } else if (written.ok()) {
       sync_status_ = DurableBarrier(plan_.sync);
     }
     joined_ = true;
   }
+  if (!written.ok()) return written;
   return sync_status_;
 }
 

@@ -155,6 +155,7 @@ TEST_F(DurableTest, WritePlanStopsAtTheFirstFailure) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("no-such-dir/second"), std::string::npos) << st.message();
   EXPECT_EQ(w.Wait().message(), st.message()) << "Wait() reports the write failure, not a sync one";
+  EXPECT_EQ(OtherThreads("stat").size(), 0u) << "the writer thread was not joined after a failed write";
   EXPECT_TRUE(fs::Exists(Path("run/first")));
   EXPECT_FALSE(fs::Exists(Path("run/third")));
 
