@@ -199,7 +199,7 @@ Result<SubmitOutcome> SubmitExperiment(const ResolvedSpec& spec_in, const Submit
   const std::string canonical_yaml = CanonicalYaml(spec, true);
   out.spec_hash = Sha256Hex(canonical_yaml);
 
-  // Everything is validated against the would-be paths before anything is created.
+  // The script input for a run id and directory (validated by rendering).
   auto make_input = [&](const std::string& id, const std::string& dir) {
     ScriptInput in;
     in.spec = sweep ? tasks[0] : spec;
