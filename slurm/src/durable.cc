@@ -13,6 +13,9 @@ namespace hpcai::slurm {
 
 namespace {
 
+// The temp file WriteVisible(path) writes before its rename.
+std::string TempPath(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
 // Writes `tmp` and renames it over `path`: system calls only, unless it fails.
 Status WriteViaTemp(const std::string& path, const std::string& tmp, const std::string& data) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -47,7 +50,7 @@ Status WriteViaTemp(const std::string& path, const std::string& tmp, const std::
 // surviving a crash before the job exists.  After it, everything is made
 // durable together (DurableBarrier) before the command returns.
 Status WriteVisible(const std::string& path, const std::string& data) {
-  return WriteViaTemp(path, path + ".tmp." + std::to_string(::getpid()), data);
+  return WriteViaTemp(path, TempPath(path), data);
 }
 
 namespace {
@@ -93,11 +96,10 @@ Status DurableBarrier(const std::vector<std::string>& paths) {
 }
 
 void WritePlan::AddFile(const std::string& path, std::string data) {
-  files.push_back({path, path + ".tmp." + std::to_string(::getpid()), std::move(data)});
+  files.push_back({path, TempPath(path), std::move(data)});
 }
 
-void WritePlan::AddSpareTemp(const std::string& path) { spares.push_back(path + ".tmp." + std::to_string(::getpid())); }
-
+void WritePlan::AddSpareTemp(const std::string& path) { spares.push_back(TempPath(path)); }
 
 Status ExecuteWrites(const WritePlan& plan) {
   for (const std::string& d : plan.dirs) {

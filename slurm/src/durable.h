@@ -74,10 +74,10 @@ Status ExecuteWrites(const WritePlan& plan);
 // The thread starts on another CPU than its creator's when there is one, runs
 // as SCHED_BATCH (created while its creator is briefly batch, so it never runs
 // in its creator's place, and never preempts it when it wakes), and allocates
-// nothing unless something fails, so the C library does
-// not create a malloc arena for it (a 128 MiB reservation and two unmaps,
-// whose TLB shootdowns interrupt the submitting thread).  If the thread
-// cannot be created, WaitWritten() and Wait() do the work themselves.
+// nothing unless something fails, so the C library does not create a malloc
+// arena for it (a 128 MiB reservation and two unmaps, whose TLB shootdowns
+// interrupt the submitting thread).  If the thread cannot be created,
+// WaitWritten() and Wait() do the work themselves.
 class BackgroundWriter {
  public:
   explicit BackgroundWriter(WritePlan plan);
@@ -97,8 +97,8 @@ class BackgroundWriter {
   bool written_ = false;  // guarded by mu_
   Status write_status_;   // set before written_
   Status sync_status_;    // set by the thread before it ends
-  cpu_set_t allowed_{};            // this process's CPUs, when placed_
-  bool placed_ = false;             // the thread was started on another CPU
+  cpu_set_t allowed_{};   // this process's CPUs, when placed_
+  bool placed_ = false;   // the thread was started on another CPU
   std::atomic<bool> running_{false};
   pthread_t thread_{};
   bool started_ = false;

@@ -7,7 +7,6 @@
 #include <ctime>
 #include <random>
 
-#include "durable.h"
 #include "hpcai/base/fs.h"
 
 namespace hpcai::slurm {
@@ -203,9 +202,8 @@ Result<std::string> Registry::ClaimRunId(const std::string& parent, const std::s
 
 std::string Registry::IndexEntryText(const IndexEntry& e) { return e.dir + "\n" + e.name + "\n" + e.kind + "\n"; }
 
-Status Registry::AddToIndex(const IndexEntry& e, bool durable) const {
+Status Registry::AddToIndex(const IndexEntry& e) const {
   HPCAI_RETURN_IF_ERROR(fs::MakeDirs(index_dir()));
-  if (!durable) return WriteVisible(IndexEntryPath(e.id), IndexEntryText(e));
   return fs::AtomicWriteFile(IndexEntryPath(e.id), IndexEntryText(e));
 }
 

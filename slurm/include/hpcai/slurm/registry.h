@@ -105,10 +105,10 @@ class Registry {
   static constexpr int kClaimTries = 64;
   static Status ClaimExhausted(const std::string& parent);
 
-  // Adds (or replaces) the index entry of a run, atomically.  With
-  // durable = false it is not fsync'ed (the caller fsyncs the file and the
-  // index directory later, e.g. submission's single durability barrier).
-  Status AddToIndex(const IndexEntry& entry, bool durable = true) const;
+  // Adds (or replaces) the index entry of a run, atomically and durably.
+  // (Submission writes its entries itself, with the rest of the run, from
+  // IndexEntryPath/IndexEntryText below.)
+  Status AddToIndex(const IndexEntry& entry) const;
   // The index directory, an entry's file in it and its contents (what
   // AddToIndex writes), for a caller that writes entries itself.
   std::string index_dir() const { return home_ + "/index"; }
